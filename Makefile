@@ -1,0 +1,24 @@
+# The two commands a new user needs: `make demo` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+export STT_KEYBOARD_CACHE ?= $(HOME)/.cache/stt-keyboard
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	sh scripts/setup.sh
+
+demo: setup
+	$(BIN)/stt-keyboard demo
+
+test: setup
+	$(BIN)/ruff check appliance tests
+	$(BIN)/ruff format --check appliance tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/stt-keyboard bench --manifest ../shared/speech/manifest.tsv --model base --threads 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

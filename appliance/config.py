@@ -1,0 +1,451 @@
+"""Configuration: one YAML file loaded into frozen dataclasses.
+
+Every key has a documented default (the ``doc`` metadata is also what the generated
+configuration reference shows), and every error names the file, line and key path, so a user
+editing the file on the Pi's boot partition can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEFAULT_CONFIG_PATH = Path("/etc/stt-keyboard/config.yaml")
+CONFIG_ENV_VAR = "STT_KEYBOARD_CONFIG"
+
+
+def _opt(default: Any, doc: str, **limits: Any) -> Any:
+    """A dataclass field carrying its documentation and validation limits."""
+    meta = {"doc": doc, **limits}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str | int | None = _opt(
+        None, "Microphone: a substring of its name, or its PyAudio index; empty = system default."
+    )
+    rate: int | None = _opt(
+        None, "Capture rate in Hz; empty = the device's default rate (resampled to 16 kHz).",
+        min=8000, max=192000,
+    )
+    channels: int | None = _opt(
+        None, "Channels to capture; empty = 1 if the device allows it (down-mixed to mono).",
+        min=1, max=32,
+    )
+    block_ms: int = _opt(32, "Capture block length in milliseconds.", min=5, max=500)
+    preroll_s: float = _opt(
+        0.5, "Audio kept from before the button press, so the first word is not clipped.",
+        min=0.0, max=5.0,
+    )
+    tail_s: float = _opt(
+        0.3, "Audio still recorded after the button is released.", min=0.0, max=3.0
+    )
+    max_recording_s: float = _opt(
+        120.0, "Hard cap on one recording; memory stays bounded.", min=1.0, max=3600.0
+    )
+    open_timeout_s: float = _opt(
+        5.0, "How long to wait for the first audio block before calling the microphone dead.",
+        min=0.5, max=60.0,
+    )
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = _opt(0.5, "Silero speech probability above which a frame is speech.",
+                            min=0.05, max=0.95)
+    min_speech_ms: int = _opt(250, "Shorter bursts of speech are ignored.", min=0, max=5000)
+    min_silence_ms: int = _opt(
+        700, "A pause at least this long closes a speech segment.", min=50, max=10000
+    )
+    speech_pad_ms: int = _opt(
+        200, "Audio kept on each side of a speech segment.", min=0, max=2000
+    )
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    model: str = _opt(
+        "small",
+        "Whisper model: a name (tiny, base, small, ...; looked up in the model cache) or the "
+        "path of a CTranslate2 model directory (e.g. a fine-tuned one).",
+    )
+    model_cache: str = _opt(
+        "", "Where models are stored; empty = $XDG_CACHE_HOME/stt-keyboard/models "
+        "(/var/lib/stt-keyboard/models for the service)."
+    )
+    compute_type: str = _opt(
+        "int8", "CTranslate2 compute type.",
+        choices=["int8", "int8_float32", "int16", "float32", "float16", "int8_float16", "default"],
+    )
+    threads: int = _opt(0, "CPU threads for the model; 0 = all cores.", min=0, max=64)
+    language: str = _opt(
+        "en", "Spoken language code (en, de, ...), or 'auto' to detect it per recording."
+    )
+    languages: list[str] = _opt(
+        [], "With language 'auto': restrict detection to these codes (empty = any)."
+    )
+    beam_size: int = _opt(1, "Beam width; 1 (greedy) was as accurate and twice as fast here.",
+                          min=1, max=10)
+    prompt: str = _opt("", "Vocabulary prompt: names and terms that should be spelled your way.")
+    hotwords: str = _opt("", "Hotwords given to the decoder to favour custom terms.")
+    no_speech_threshold: float = _opt(
+        0.6, "Drop a segment as non-speech when its no-speech probability is above this "
+        "and its average log-probability is below log_prob_threshold.", min=0.0, max=1.0
+    )
+    log_prob_threshold: float = _opt(
+        -1.0, "See no_speech_threshold; also drops a phantom phrase scored below it.",
+        min=-10.0, max=0.0,
+    )
+    phantom_phrases: list[str] = _opt(
+        [
+            "thank you for watching",
+            "thanks for watching",
+            "thank you",
+            "thank you very much",
+            "you",
+            "bye",
+            "please subscribe",
+            "subtitles by the amara.org community",
+            "♪",
+        ],
+        "Phrases Whisper invents on noise. A segment that is only such a phrase is dropped "
+        "when the model is also unsure about it (never on the list alone).",
+    )
+    max_tokens_per_second: float = _opt(
+        12.0, "Cap on decoded tokens per second of audio (stops repetition loops).",
+        min=2.0, max=50.0,
+    )
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    capitalize: bool = _opt(True, "Capitalise the first letter of a dictation and of sentences.")
+    space_between_dictations: bool = _opt(
+        True, "Type a space before a dictation that follows an earlier one."
+    )
+    paragraph_pause_s: float = _opt(
+        0.0, "A pause at least this long starts a new paragraph (two Enter keys); 0 = off.",
+        min=0.0, max=600.0,
+    )
+    spoken_commands: bool = _opt(
+        False,
+        "Turn spoken 'new line', 'new paragraph' and punctuation words into keys. Off by "
+        "default: a typed newline is an Enter key that can send a message or run a command.",
+    )
+
+
+@dataclass(frozen=True)
+class HidConfig:
+    device: str = _opt("/dev/hidg0", "The HID gadget device the keyboard reports go to.")
+    layout: str = _opt(
+        "us", "The host computer's keyboard layout, as an XKB name: us, gb, de, fr, "
+        "us(dvorak), ch(fr), ..."
+    )
+    unknown_chars: Literal["transliterate", "skip"] = _opt(
+        "transliterate", "A character the host layout cannot type is transliterated "
+        "(ü -> u, — -> -) or skipped; either way it is logged.",
+        choices=["transliterate", "skip"],
+    )
+    report_delay_ms: float = _opt(
+        0.0, "Extra pause between reports; raise it for hosts that drop characters "
+        "(iPad, KVM switches).", min=0.0, max=100.0,
+    )
+    write_timeout_s: float = _opt(
+        2.0, "A report the host does not take within this time means the host is absent.",
+        min=0.05, max=60.0,
+    )
+    on_host_return: Literal["type", "drop"] = _opt(
+        "type", "Text left untyped when the host went away: type it when the host returns, "
+        "or drop it.", choices=["type", "drop"],
+    )
+    pending_max_chars: int = _opt(
+        4000, "At most this much untyped text is kept for a returning host.", min=0,
+        max=1_000_000,
+    )
+
+
+@dataclass(frozen=True)
+class ButtonConfig:
+    pin: int = _opt(17, "BCM GPIO number of the button (wired to ground).", min=0, max=53)
+    pull_up: bool = _opt(True, "Use the internal pull-up (button connects the pin to ground).")
+    bounce_s: float = _opt(0.03, "Debounce time.", min=0.0, max=1.0)
+    hold_s: float = _opt(1.5, "A press at least this long is a long press (cancel).",
+                         min=0.2, max=10.0)
+    mode: Literal["push_to_talk", "toggle"] = _opt(
+        "push_to_talk", "push_to_talk: record while held; toggle: press to start, press to stop.",
+        choices=["push_to_talk", "toggle"],
+    )
+    pin_factory: str = _opt(
+        "auto", "gpiozero pin factory: auto (lgpio on a Pi 5, RPi.GPIO or lgpio on a Pi 4), "
+        "lgpio, rpigpio, native, mock.", choices=["auto", "lgpio", "rpigpio", "native", "mock"],
+    )
+
+
+@dataclass(frozen=True)
+class LedConfig:
+    kind: Literal["none", "single", "dual", "rgb"] = _opt(
+        "none", "none, single (one LED), dual (red + green) or rgb.",
+        choices=["none", "single", "dual", "rgb"],
+    )
+    pins: list[int] = _opt([], "BCM pins: single [p]; dual [red, green]; rgb [r, g, b].")
+    active_high: bool = _opt(True, "LED lights when the pin is high.")
+
+
+@dataclass(frozen=True)
+class OledConfig:
+    enabled: bool = _opt(False, "Drive an I²C OLED display.")
+    driver: Literal["ssd1306", "sh1106"] = _opt("ssd1306", "Display controller.",
+                                                choices=["ssd1306", "sh1106"])
+    width: int = _opt(128, "Pixels across.", choices=[128])
+    height: int = _opt(64, "Pixels down.", choices=[32, 64])
+    i2c_port: int = _opt(1, "I²C bus number.", min=0, max=20)
+    i2c_address: int = _opt(0x3C, "I²C address (0x3C or 0x3D usually).", min=0x03, max=0x77)
+    rotate: int = _opt(0, "Rotation in quarter turns.", min=0, max=3)
+    dim_after_s: float = _opt(30.0, "Dim the display after this long idle; 0 = never.",
+                              min=0.0, max=3600.0)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    max_recording_warning_s: float = _opt(
+        10.0, "Warn on LED/OLED this long before the maximum recording time.", min=0.0,
+        max=600.0,
+    )
+    type_while_speaking: bool = _opt(
+        False, "Type finished sentences while the button is still held."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = _opt(
+        "info", "Logging verbosity.", choices=["debug", "info", "warning", "error"]
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig, metadata={"doc": "Microphone."})
+    vad: VadConfig = field(default_factory=VadConfig, metadata={"doc": "Silence removal."})
+    asr: AsrConfig = field(default_factory=AsrConfig, metadata={"doc": "Speech recognition."})
+    text: TextConfig = field(default_factory=TextConfig, metadata={"doc": "Text shaping."})
+    hid: HidConfig = field(default_factory=HidConfig, metadata={"doc": "USB keyboard output."})
+    button: ButtonConfig = field(default_factory=ButtonConfig, metadata={"doc": "Button."})
+    leds: LedConfig = field(default_factory=LedConfig, metadata={"doc": "Status LEDs."})
+    oled: OledConfig = field(default_factory=OledConfig, metadata={"doc": "OLED display."})
+    daemon: DaemonConfig = field(default_factory=DaemonConfig, metadata={"doc": "Service."})
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, located by file, line and key path."""
+
+    def __init__(self, message: str, *, path: str = "", key: str = "", line: int | None = None):
+        self.file = path
+        self.key = key
+        self.line = line
+        self.reason = message
+        where = path or "<config>"
+        if line is not None:
+            where += f":{line}"
+        prefix = f"{where}: {key}: " if key else f"{where}: "
+        super().__init__(prefix + message)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def config_path_from(cli_value: str | None) -> tuple[Path, bool]:
+    """The file to read and whether the user named it (then it must exist)."""
+    if cli_value:
+        return Path(cli_value), True
+    env = os.environ.get(CONFIG_ENV_VAR)
+    if env:
+        return Path(env), True
+    return DEFAULT_CONFIG_PATH, False
+
+
+def load_config(path: str | Path | None = None, *, required: bool = True) -> Config:
+    """Read and validate a config file; a missing optional default file gives the defaults."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    if not p.exists():
+        if required:
+            raise ConfigError("file not found", path=str(p))
+        return Config()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", path=str(p)) from exc
+    return parse_config(text, str(p))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML: {problem}", path=source, line=line) from exc
+    if node is None:
+        return Config()
+    return typing.cast(Config, _build(Config, node, source, ""))
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(
+            "expected a mapping of keys", path=source, key=prefix or "<top>", line=_line(node)
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            known = ", ".join(fields)
+            raise ConfigError(
+                f"unknown key{hint}; known keys here: {known}",
+                path=source, key=path, line=_line(key_node),
+            )
+        if key in values:
+            raise ConfigError("key given twice", path=source, key=path, line=_line(key_node))
+        f = fields[key]
+        hint_t = hints[key]
+        if dataclasses.is_dataclass(hint_t):
+            if isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":null"):
+                values[key] = hint_t()  # type: ignore[operator]
+            else:
+                values[key] = _build(typing.cast(type, hint_t), value_node, source, path)
+            continue
+        value = yaml.safe_load(yaml.serialize(value_node))
+        values[key] = _check_value(value, hint_t, dict(f.metadata), source, path,
+                                   _line(value_node))
+    return cls(**values)
+
+
+def _type_name(t: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "empty"}
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(t))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(t)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(t))
+    return names.get(t, str(t))
+
+
+def _coerce(value: Any, t: Any) -> tuple[bool, Any]:
+    """Whether value fits type t, and the value converted (int -> float only)."""
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(t):
+            ok, v = _coerce(value, arg)
+            if ok:
+                return True, v
+        return False, value
+    if origin is Literal:
+        return value in typing.get_args(t), value
+    if origin is list:
+        if not isinstance(value, list):
+            return False, value
+        (item_t,) = typing.get_args(t)
+        out = []
+        for item in value:
+            ok, v = _coerce(item, item_t)
+            if not ok:
+                return False, value
+            out.append(v)
+        return True, out
+    if t is type(None):
+        return value is None, value
+    if t is bool:
+        return isinstance(value, bool), value
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if t is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return True, float(value)
+        return False, value
+    if t is str:
+        return isinstance(value, str), value
+    return isinstance(value, t), value
+
+
+def _check_value(value: Any, t: Any, meta: dict[str, Any], source: str, path: str,
+                 line: int) -> Any:
+    ok, converted = _coerce(value, t)
+    if not ok and typing.get_origin(t) is Literal and isinstance(value, str):
+        ok = True  # let the choices check below explain, with a suggestion
+    if not ok:
+        raise ConfigError(
+            f"expected {_type_name(t)}, got {value!r}", path=source, key=path, line=line
+        )
+    choices = meta.get("choices")
+    if choices is not None and converted not in choices:
+        close = difflib.get_close_matches(str(converted), [str(c) for c in choices], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"{converted!r} is not allowed{hint}; choose one of: "
+            + ", ".join(str(c) for c in choices),
+            path=source, key=path, line=line,
+        )
+    if isinstance(converted, int | float) and not isinstance(converted, bool):
+        lo, hi = meta.get("min"), meta.get("max")
+        if (lo is not None and converted < lo) or (hi is not None and converted > hi):
+            raise ConfigError(
+                f"{converted!r} is out of range; allowed: {lo} to {hi}",
+                path=source, key=path, line=line,
+            )
+    return converted
+
+
+# --------------------------------------------------------------------------- showing
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
+def iter_options(cls: type = Config, prefix: str = "") -> typing.Iterator[
+    tuple[str, Any, str, dict[str, Any]]
+]:
+    """(key path, default, type name, metadata) for every leaf option: the reference docs."""
+    hints = typing.get_type_hints(cls)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        path = f"{prefix}.{f.name}" if prefix else f.name
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t):
+            yield from iter_options(typing.cast(type, t), path)
+        else:
+            yield path, getattr(defaults, f.name), _type_name(t), dict(f.metadata)
+
+
+def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:
+    """A copy of cfg with some keys of some sections replaced (used by CLI flags and tests)."""
+    changes = {}
+    for name, updates in sections.items():
+        changes[name] = dataclasses.replace(getattr(cfg, name), **updates)
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,92 @@
+"""The status bus: every stage reports here; LEDs, OLED, journald and sd_notify listen.
+
+Stages never import the UI. A listener that raises is logged and dropped from that one
+delivery, so a broken display can never stop the keyboard from typing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class State(str, Enum):
+    STARTING = "starting"
+    READY = "ready"
+    RECORDING = "recording"
+    TRANSCRIBING = "transcribing"
+    TYPING = "typing"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+class Topic(str, Enum):
+    STATE = "state"  # value: State; message: reason (for ERROR)
+    PROGRESS = "progress"  # value: 0..1 (model loading)
+    LEVEL = "level"  # value: 0..1 input level while recording
+    ELAPSED = "elapsed"  # value: seconds recorded
+    HOST = "host"  # value: bool, USB host connected
+    MICROPHONE = "microphone"  # value: bool, microphone present
+    TEXT = "text"  # value: str being typed
+    WARNING = "warning"  # value: short code; message: plain words
+    ERROR = "error"  # value: short code; message: plain words
+
+
+@dataclass(frozen=True)
+class Status:
+    topic: Topic
+    value: Any = None
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Status], None]
+
+
+class StatusBus:
+    """Synchronous, thread-safe publish/subscribe; keeps the last value of every topic."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._last: dict[Topic, Status] = {}
+        self._lock = threading.RLock()
+
+    def subscribe(self, listener: Listener, *, replay: bool = True) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+            last = list(self._last.values()) if replay else []
+        for status in last:
+            self._deliver(listener, status)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def publish(self, topic: Topic, value: Any = None, message: str = "", **extra: Any) -> None:
+        status = Status(topic, value, message, extra)
+        with self._lock:
+            self._last[topic] = status
+            listeners = list(self._listeners)
+        for listener in listeners:
+            self._deliver(listener, status)
+
+    def set_state(self, state: State, message: str = "") -> None:
+        self.publish(Topic.STATE, state, message)
+
+    def last(self, topic: Topic) -> Status | None:
+        with self._lock:
+            return self._last.get(topic)
+
+    @staticmethod
+    def _deliver(listener: Listener, status: Status) -> None:
+        try:
+            listener(status)
+        except Exception:
+            log.exception("status listener %r failed on %s", listener, status.topic.value)
