@@ -11,7 +11,9 @@ from __future__ import annotations
 from enum import Enum
 
 
-class SpecialKey(str, Enum):
+class SpecialKey(Enum):
+    """Not a str subclass on purpose: ``isinstance(item, str)`` means literal text."""
+
     ENTER = "enter"
     TAB = "tab"
     BACKSPACE = "backspace"
