@@ -36,17 +36,23 @@ class AudioConfig:
         None, "Microphone: a substring of its name, or its PyAudio index; empty = system default."
     )
     rate: int | None = _opt(
-        None, "Capture rate in Hz; empty = the device's default rate (resampled to 16 kHz).",
-        min=8000, max=192000,
+        None,
+        "Capture rate in Hz; empty = the device's default rate (resampled to 16 kHz).",
+        min=8000,
+        max=192000,
     )
     channels: int | None = _opt(
-        None, "Channels to capture; empty = 1 if the device allows it (down-mixed to mono).",
-        min=1, max=32,
+        None,
+        "Channels to capture; empty = 1 if the device allows it (down-mixed to mono).",
+        min=1,
+        max=32,
     )
     block_ms: int = _opt(32, "Capture block length in milliseconds.", min=5, max=500)
     preroll_s: float = _opt(
-        0.5, "Audio kept from before the button press, so the first word is not clipped.",
-        min=0.0, max=5.0,
+        0.5,
+        "Audio kept from before the button press, so the first word is not clipped.",
+        min=0.0,
+        max=5.0,
     )
     tail_s: float = _opt(
         0.3, "Audio still recorded after the button is released.", min=0.0, max=3.0
@@ -55,22 +61,23 @@ class AudioConfig:
         120.0, "Hard cap on one recording; memory stays bounded.", min=1.0, max=3600.0
     )
     open_timeout_s: float = _opt(
-        5.0, "How long to wait for the first audio block before calling the microphone dead.",
-        min=0.5, max=60.0,
+        5.0,
+        "How long to wait for the first audio block before calling the microphone dead.",
+        min=0.5,
+        max=60.0,
     )
 
 
 @dataclass(frozen=True)
 class VadConfig:
-    threshold: float = _opt(0.5, "Silero speech probability above which a frame is speech.",
-                            min=0.05, max=0.95)
+    threshold: float = _opt(
+        0.5, "Silero speech probability above which a frame is speech.", min=0.05, max=0.95
+    )
     min_speech_ms: int = _opt(250, "Shorter bursts of speech are ignored.", min=0, max=5000)
     min_silence_ms: int = _opt(
         700, "A pause at least this long closes a speech segment.", min=50, max=10000
     )
-    speech_pad_ms: int = _opt(
-        200, "Audio kept on each side of a speech segment.", min=0, max=2000
-    )
+    speech_pad_ms: int = _opt(200, "Audio kept on each side of a speech segment.", min=0, max=2000)
 
 
 @dataclass(frozen=True)
@@ -81,11 +88,13 @@ class AsrConfig:
         "path of a CTranslate2 model directory (e.g. a fine-tuned one).",
     )
     model_cache: str = _opt(
-        "", "Where models are stored; empty = $XDG_CACHE_HOME/stt-keyboard/models "
-        "(/var/lib/stt-keyboard/models for the service)."
+        "",
+        "Where models are stored; empty = $XDG_CACHE_HOME/stt-keyboard/models "
+        "(/var/lib/stt-keyboard/models for the service).",
     )
     compute_type: str = _opt(
-        "int8", "CTranslate2 compute type.",
+        "int8",
+        "CTranslate2 compute type.",
         choices=["int8", "int8_float32", "int16", "float32", "float16", "int8_float16", "default"],
     )
     threads: int = _opt(0, "CPU threads for the model; 0 = all cores.", min=0, max=64)
@@ -95,17 +104,23 @@ class AsrConfig:
     languages: list[str] = _opt(
         [], "With language 'auto': restrict detection to these codes (empty = any)."
     )
-    beam_size: int = _opt(1, "Beam width; 1 (greedy) was as accurate and twice as fast here.",
-                          min=1, max=10)
+    beam_size: int = _opt(
+        1, "Beam width; 1 (greedy) was as accurate and twice as fast here.", min=1, max=10
+    )
     prompt: str = _opt("", "Vocabulary prompt: names and terms that should be spelled your way.")
     hotwords: str = _opt("", "Hotwords given to the decoder to favour custom terms.")
     no_speech_threshold: float = _opt(
-        0.6, "Drop a segment as non-speech when its no-speech probability is above this "
-        "and its average log-probability is below log_prob_threshold.", min=0.0, max=1.0
+        0.6,
+        "Drop a segment as non-speech when its no-speech probability is above this "
+        "and its average log-probability is below log_prob_threshold.",
+        min=0.0,
+        max=1.0,
     )
     log_prob_threshold: float = _opt(
-        -1.0, "See no_speech_threshold; also drops a phantom phrase scored below it.",
-        min=-10.0, max=0.0,
+        -1.0,
+        "See no_speech_threshold; also drops a phantom phrase scored below it.",
+        min=-10.0,
+        max=0.0,
     )
     phantom_phrases: list[str] = _opt(
         [
@@ -123,8 +138,10 @@ class AsrConfig:
         "when the model is also unsure about it (never on the list alone).",
     )
     max_tokens_per_second: float = _opt(
-        12.0, "Cap on decoded tokens per second of audio (stops repetition loops).",
-        min=2.0, max=50.0,
+        12.0,
+        "Cap on decoded tokens per second of audio (stops repetition loops).",
+        min=2.0,
+        max=50.0,
     )
 
 
@@ -135,8 +152,10 @@ class TextConfig:
         True, "Type a space before a dictation that follows an earlier one."
     )
     paragraph_pause_s: float = _opt(
-        0.0, "A pause at least this long starts a new paragraph (two Enter keys); 0 = off.",
-        min=0.0, max=600.0,
+        0.0,
+        "A pause at least this long starts a new paragraph (two Enter keys); 0 = off.",
+        min=0.0,
+        max=600.0,
     )
     spoken_commands: bool = _opt(
         False,
@@ -149,28 +168,38 @@ class TextConfig:
 class HidConfig:
     device: str = _opt("/dev/hidg0", "The HID gadget device the keyboard reports go to.")
     layout: str = _opt(
-        "us", "The host computer's keyboard layout, as an XKB name: us, gb, de, fr, "
-        "us(dvorak), ch(fr), ..."
+        "us",
+        "The host computer's keyboard layout, as an XKB name: us, gb, de, fr, "
+        "us(dvorak), ch(fr), ...",
     )
     unknown_chars: Literal["transliterate", "skip"] = _opt(
-        "transliterate", "A character the host layout cannot type is transliterated "
+        "transliterate",
+        "A character the host layout cannot type is transliterated "
         "(ü -> u, — -> -) or skipped; either way it is logged.",
         choices=["transliterate", "skip"],
     )
     report_delay_ms: float = _opt(
-        0.0, "Extra pause between reports; raise it for hosts that drop characters "
-        "(iPad, KVM switches).", min=0.0, max=100.0,
+        0.0,
+        "Extra pause between reports; raise it for hosts that drop characters "
+        "(iPad, KVM switches).",
+        min=0.0,
+        max=100.0,
     )
     write_timeout_s: float = _opt(
-        2.0, "A report the host does not take within this time means the host is absent.",
-        min=0.05, max=60.0,
+        2.0,
+        "A report the host does not take within this time means the host is absent.",
+        min=0.05,
+        max=60.0,
     )
     on_host_return: Literal["type", "drop"] = _opt(
-        "type", "Text left untyped when the host went away: type it when the host returns, "
-        "or drop it.", choices=["type", "drop"],
+        "type",
+        "Text left untyped when the host went away: type it when the host returns, or drop it.",
+        choices=["type", "drop"],
     )
     pending_max_chars: int = _opt(
-        4000, "At most this much untyped text is kept for a returning host.", min=0,
+        4000,
+        "At most this much untyped text is kept for a returning host.",
+        min=0,
         max=1_000_000,
     )
 
@@ -180,22 +209,27 @@ class ButtonConfig:
     pin: int = _opt(17, "BCM GPIO number of the button (wired to ground).", min=0, max=53)
     pull_up: bool = _opt(True, "Use the internal pull-up (button connects the pin to ground).")
     bounce_s: float = _opt(0.03, "Debounce time.", min=0.0, max=1.0)
-    hold_s: float = _opt(1.5, "A press at least this long is a long press (cancel).",
-                         min=0.2, max=10.0)
+    hold_s: float = _opt(
+        1.5, "A press at least this long is a long press (cancel).", min=0.2, max=10.0
+    )
     mode: Literal["push_to_talk", "toggle"] = _opt(
-        "push_to_talk", "push_to_talk: record while held; toggle: press to start, press to stop.",
+        "push_to_talk",
+        "push_to_talk: record while held; toggle: press to start, press to stop.",
         choices=["push_to_talk", "toggle"],
     )
     pin_factory: str = _opt(
-        "auto", "gpiozero pin factory: auto (lgpio on a Pi 5, RPi.GPIO or lgpio on a Pi 4), "
-        "lgpio, rpigpio, native, mock.", choices=["auto", "lgpio", "rpigpio", "native", "mock"],
+        "auto",
+        "gpiozero pin factory: auto (lgpio on a Pi 5, RPi.GPIO or lgpio on a Pi 4), "
+        "lgpio, rpigpio, native, mock.",
+        choices=["auto", "lgpio", "rpigpio", "native", "mock"],
     )
 
 
 @dataclass(frozen=True)
 class LedConfig:
     kind: Literal["none", "single", "dual", "rgb"] = _opt(
-        "none", "none, single (one LED), dual (red + green) or rgb.",
+        "none",
+        "none, single (one LED), dual (red + green) or rgb.",
         choices=["none", "single", "dual", "rgb"],
     )
     pins: list[int] = _opt([], "BCM pins: single [p]; dual [red, green]; rgb [r, g, b].")
@@ -205,21 +239,25 @@ class LedConfig:
 @dataclass(frozen=True)
 class OledConfig:
     enabled: bool = _opt(False, "Drive an I²C OLED display.")
-    driver: Literal["ssd1306", "sh1106"] = _opt("ssd1306", "Display controller.",
-                                                choices=["ssd1306", "sh1106"])
+    driver: Literal["ssd1306", "sh1106"] = _opt(
+        "ssd1306", "Display controller.", choices=["ssd1306", "sh1106"]
+    )
     width: int = _opt(128, "Pixels across.", choices=[128])
     height: int = _opt(64, "Pixels down.", choices=[32, 64])
     i2c_port: int = _opt(1, "I²C bus number.", min=0, max=20)
     i2c_address: int = _opt(0x3C, "I²C address (0x3C or 0x3D usually).", min=0x03, max=0x77)
     rotate: int = _opt(0, "Rotation in quarter turns.", min=0, max=3)
-    dim_after_s: float = _opt(30.0, "Dim the display after this long idle; 0 = never.",
-                              min=0.0, max=3600.0)
+    dim_after_s: float = _opt(
+        30.0, "Dim the display after this long idle; 0 = never.", min=0.0, max=3600.0
+    )
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
     max_recording_warning_s: float = _opt(
-        10.0, "Warn on LED/OLED this long before the maximum recording time.", min=0.0,
+        10.0,
+        "Warn on LED/OLED this long before the maximum recording time.",
+        min=0.0,
         max=600.0,
     )
     type_while_speaking: bool = _opt(
@@ -321,7 +359,9 @@ def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
             known = ", ".join(fields)
             raise ConfigError(
                 f"unknown key{hint}; known keys here: {known}",
-                path=source, key=path, line=_line(key_node),
+                path=source,
+                key=path,
+                line=_line(key_node),
             )
         if key in values:
             raise ConfigError("key given twice", path=source, key=path, line=_line(key_node))
@@ -334,19 +374,25 @@ def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
                 values[key] = _build(typing.cast(type, hint_t), value_node, source, path)
             continue
         value = yaml.safe_load(yaml.serialize(value_node))
-        values[key] = _check_value(value, hint_t, dict(f.metadata), source, path,
-                                   _line(value_node))
+        values[key] = _check_value(value, hint_t, dict(f.metadata), source, path, _line(value_node))
     return cls(**values)
 
 
 def _type_name(t: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             type(None): "empty"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        type(None): "empty",
+    }
     origin = typing.get_origin(t)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(t))
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(t)[0]).removeprefix('a ').removeprefix('an ')}s"
+        return (
+            f"a list of {_type_name(typing.get_args(t)[0]).removeprefix('a ').removeprefix('an ')}s"
+        )
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(t))
     return names.get(t, str(t))
@@ -389,8 +435,9 @@ def _coerce(value: Any, t: Any) -> tuple[bool, Any]:
     return isinstance(value, t), value
 
 
-def _check_value(value: Any, t: Any, meta: dict[str, Any], source: str, path: str,
-                 line: int) -> Any:
+def _check_value(
+    value: Any, t: Any, meta: dict[str, Any], source: str, path: str, line: int
+) -> Any:
     ok, converted = _coerce(value, t)
     if not ok and typing.get_origin(t) is Literal and isinstance(value, str):
         ok = True  # let the choices check below explain, with a suggestion
@@ -405,14 +452,18 @@ def _check_value(value: Any, t: Any, meta: dict[str, Any], source: str, path: st
         raise ConfigError(
             f"{converted!r} is not allowed{hint}; choose one of: "
             + ", ".join(str(c) for c in choices),
-            path=source, key=path, line=line,
+            path=source,
+            key=path,
+            line=line,
         )
     if isinstance(converted, int | float) and not isinstance(converted, bool):
         lo, hi = meta.get("min"), meta.get("max")
         if (lo is not None and converted < lo) or (hi is not None and converted > hi):
             raise ConfigError(
                 f"{converted!r} is out of range; allowed: {lo} to {hi}",
-                path=source, key=path, line=line,
+                path=source,
+                key=path,
+                line=line,
             )
     return converted
 
@@ -428,9 +479,9 @@ def dump_config(cfg: Config) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, allow_unicode=True)
 
 
-def iter_options(cls: type = Config, prefix: str = "") -> typing.Iterator[
-    tuple[str, Any, str, dict[str, Any]]
-]:
+def iter_options(
+    cls: type = Config, prefix: str = ""
+) -> typing.Iterator[tuple[str, Any, str, dict[str, Any]]]:
     """(key path, default, type name, metadata) for every leaf option: the reference docs."""
     hints = typing.get_type_hints(cls)
     defaults = cls()

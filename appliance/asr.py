@@ -1,0 +1,180 @@
+"""Speech recognition with faster-whisper, loaded once and kept warm, with guards.
+
+Whisper's known failure modes on a dictation device: phrases invented on noise ("Thank you
+for watching"), repetition loops, the vocabulary prompt echoed back on silence, and the
+wrong language on short clips. Each has a guard here; every dropped piece is logged with
+its reason so a user can see why something was not typed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.config import AsrConfig
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    seconds: float  # wall time spent in the model
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (text, reason)
+
+
+def normalise_words(text: str) -> str:
+    """Lower case, punctuation removed, single spaces: for comparing phrases."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(ch if ch.isalnum() or ch.isspace() or ch == "♪" else " " for ch in text)
+    return " ".join(text.split())
+
+
+def collapse_repeats(text: str, *, max_ngram: int = 8) -> str:
+    """Collapse a phrase repeated back to back (a decoding loop) to one occurrence.
+
+    Single words may repeat up to three times ("no, no, no") and longer phrases twice before
+    they count as a loop.
+    """
+    words = text.split()
+    if len(words) < 3:
+        return text
+    keys = [normalise_words(w) for w in words]
+    changed = True
+    while changed:
+        changed = False
+        for n in range(1, min(max_ngram, len(words) // 2) + 1):
+            limit = 4 if n == 1 else 3
+            i = 0
+            while i + n * limit <= len(words):
+                gram = keys[i : i + n]
+                reps = 1
+                while keys[i + reps * n : i + (reps + 1) * n] == gram:
+                    reps += 1
+                if reps >= limit and any(gram):
+                    del words[i + n : i + reps * n]
+                    del keys[i + n : i + reps * n]
+                    changed = True
+                i += 1
+    return " ".join(words)
+
+
+class Transcriber:
+    """The faster-whisper model for one configuration; thread-safe, one decode at a time."""
+
+    def __init__(
+        self,
+        cfg: AsrConfig,
+        model_dir: str | Path,
+        *,
+        progress: Callable[[float, str], None] | None = None,
+    ):
+        self.cfg = cfg
+        self.model_dir = Path(model_dir)
+        self._lock = threading.Lock()
+        report = progress or (lambda fraction, what: None)
+        report(0.05, "loading libraries")
+        from faster_whisper import WhisperModel
+
+        report(0.3, "loading model")
+        try:
+            self.model = WhisperModel(
+                str(self.model_dir),
+                device="cpu",
+                compute_type=cfg.compute_type,
+                cpu_threads=cfg.threads,
+                local_files_only=True,
+            )
+        except Exception as exc:
+            from appliance.models import ModelError
+
+            raise ModelError(f"cannot load model from {self.model_dir}: {exc}") from exc
+        report(0.7, "warming up")
+        self.warm_up()
+        report(1.0, "ready")
+
+    def warm_up(self) -> None:
+        """One pass on a second of quiet noise so the first dictation is not slow."""
+        noise = np.random.default_rng(0).normal(0, 0.003, SAMPLE_RATE).astype(np.float32)
+        self._decode(noise, self.cfg.language if self.cfg.language != "auto" else "en")
+
+    # -- public
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        t0 = time.perf_counter()
+        with self._lock:
+            language = self._language_for(audio)
+            kept, dropped = self._decode(audio, language)
+        text = collapse_repeats(" ".join(kept).strip())
+        return Transcript(text, language, time.perf_counter() - t0, dropped)
+
+    # -- internals
+    def _language_for(self, audio: np.ndarray) -> str:
+        if self.cfg.language != "auto":
+            return self.cfg.language
+        _, _, probs = self.model.detect_language(audio)
+        allowed = set(self.cfg.languages)
+        for code, _p in probs:
+            if not allowed or code in allowed:
+                return str(code)
+        return self.cfg.languages[0] if self.cfg.languages else "en"
+
+    def decode_options(self, audio_s: float) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "beam_size": cfg.beam_size,
+            "temperature": 0.0,
+            "without_timestamps": True,
+            "condition_on_previous_text": False,
+            "initial_prompt": cfg.prompt or None,
+            "hotwords": cfg.hotwords or None,
+            "vad_filter": False,  # our own streaming VAD ran already
+            "no_speech_threshold": None,  # we judge no-speech ourselves, per segment
+            "log_prob_threshold": None,
+            "compression_ratio_threshold": None,
+            "max_new_tokens": int(min(440, 10 + cfg.max_tokens_per_second * audio_s)),
+        }
+
+    def _decode(self, audio: np.ndarray, language: str) -> tuple[list[str], list[tuple[str, str]]]:
+        options = self.decode_options(len(audio) / SAMPLE_RATE)
+        segments, _info = self.model.transcribe(audio, language=language, **options)
+        kept: list[str] = []
+        dropped: list[tuple[str, str]] = []
+        for seg in segments:
+            text = seg.text.strip()
+            if not text:
+                continue
+            reason = self.reject_reason(text, seg.no_speech_prob, seg.avg_logprob)
+            if reason:
+                log.info("dropped %r: %s", text, reason)
+                dropped.append((text, reason))
+            else:
+                kept.append(text)
+        return kept, dropped
+
+    def reject_reason(self, text: str, no_speech_prob: float, avg_logprob: float) -> str:
+        """Why a decoded segment is not speech the user said, or '' to keep it."""
+        cfg = self.cfg
+        words = normalise_words(text)
+        if not words:
+            return "no words (music or symbols only)"
+        if no_speech_prob > cfg.no_speech_threshold and avg_logprob < cfg.log_prob_threshold:
+            return f"no speech (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+        unsure = no_speech_prob > 0.2 or avg_logprob < cfg.log_prob_threshold / 2
+        phantoms = {normalise_words(p) for p in cfg.phantom_phrases}
+        if words in phantoms and unsure:
+            return f"phantom phrase (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+        if cfg.prompt and len(words.split()) >= 2 and words in normalise_words(cfg.prompt):
+            if unsure or words == normalise_words(cfg.prompt):
+                return "echo of the vocabulary prompt"
+        return ""

@@ -1,0 +1,178 @@
+"""Turning transcribed segments into what is typed.
+
+Only characters leave this module, unless the configuration enables a feature that needs a
+key: spoken commands ("new line") or paragraph breaks on long pauses. A typed newline is an
+Enter key, which can send a chat message or run a shell command, so both are off by default.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from appliance.config import TextConfig
+from appliance.hid.keys import SpecialKey, TypedItem
+
+_SENTENCE_END = ".!?…"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One transcribed speech segment and the pause that came before it."""
+
+    text: str
+    pause_before_s: float = 0.0
+
+
+def clean(text: str) -> str:
+    """Strip control and format characters (and zero-width tricks), fold whitespace."""
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        cat = unicodedata.category(ch)
+        if ch.isspace():
+            out.append(" ")
+        elif cat[0] == "C":  # Cc control, Cf format (bidi overrides, zero width), Co, Cn
+            continue
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+_PUNCT_WORDS: list[tuple[str, str]] = [
+    ("question mark", "?"),
+    ("exclamation mark", "!"),
+    ("exclamation point", "!"),
+    ("full stop", "."),
+    ("period", "."),
+    ("comma", ","),
+    ("semicolon", ";"),
+    ("colon", ":"),
+]
+_KEY_WORDS: list[tuple[str, list[SpecialKey]]] = [
+    ("new paragraph", [SpecialKey.ENTER, SpecialKey.ENTER]),
+    ("new line", [SpecialKey.ENTER]),
+]
+_AROUND = r"[\s,.;:!?]*"
+
+
+def _word_pattern(phrase: str) -> str:
+    return r"\b" + r"[\s,-]+".join(map(re.escape, phrase.split())) + r"\b"
+
+
+_KEY_RE = re.compile(
+    _AROUND + "(" + "|".join(_word_pattern(p) for p, _ in _KEY_WORDS) + ")" + _AROUND,
+    re.IGNORECASE,
+)
+_PUNCT_RES = [
+    (re.compile(r"[\s,.;:]*" + _word_pattern(p) + r"[,.;:]?", re.IGNORECASE), mark)
+    for p, mark in _PUNCT_WORDS
+]
+
+
+def apply_spoken_commands(text: str) -> list[TypedItem]:
+    """'hello comma world new line next' -> ['hello, world', ENTER, 'Next']."""
+    for pattern, mark in _PUNCT_RES:
+        text = pattern.sub(mark, text)
+    items: list[TypedItem] = []
+    pos = 0
+    for match in _KEY_RE.finditer(text):
+        before = text[pos : match.start()].strip()
+        if before:
+            items.append(before)
+        phrase = " ".join(re.split(r"[\s,-]+", match.group(1).lower()))
+        items.extend(dict(_KEY_WORDS)[phrase])
+        pos = match.end()
+    rest = text[pos:].strip()
+    if rest:
+        items.append(_capitalise_first(rest) if items else rest)
+    return items
+
+
+def _capitalise_first(text: str) -> str:
+    for i, ch in enumerate(text):
+        if ch.isalpha():
+            return text[:i] + ch.upper() + text[i + 1 :]
+        if not (ch.isspace() or ch in "\"'“‘(¿¡"):
+            return text
+    return text
+
+
+def _capitalise_sentences(text: str) -> str:
+    return re.sub(
+        r"([.!?…]\s+)([\"'“‘(]*)(\w)",
+        lambda m: m.group(1) + m.group(2) + m.group(3).upper(),
+        text,
+    )
+
+
+def _merge(items: Iterable[TypedItem]) -> list[TypedItem]:
+    out: list[TypedItem] = []
+    for item in items:
+        if isinstance(item, str):
+            if not item:
+                continue
+            if out and isinstance(out[-1], str):
+                out[-1] = out[-1] + item
+                continue
+        out.append(item)
+    return out
+
+
+class TextShaper:
+    """Shapes each dictation; remembers the previous one so dictations do not glue."""
+
+    def __init__(self, cfg: TextConfig):
+        self.cfg = cfg
+        self.typed_before = False
+
+    def reset(self) -> None:
+        self.typed_before = False
+
+    def shape(self, pieces: Iterable[Piece]) -> list[TypedItem]:
+        """What to type for one dictation (empty list: nothing was said)."""
+        items: list[TypedItem] = []
+        for piece in pieces:
+            text = clean(piece.text)
+            if not text:
+                continue
+            if items:
+                long_pause = (
+                    self.cfg.paragraph_pause_s > 0
+                    and piece.pause_before_s >= self.cfg.paragraph_pause_s
+                )
+                if long_pause:
+                    items += [SpecialKey.ENTER, SpecialKey.ENTER]
+                    text = _capitalise_first(text) if self.cfg.capitalize else text
+                else:
+                    items.append(" ")
+            items.extend(apply_spoken_commands(text) if self.cfg.spoken_commands else [text])
+        items = _merge(items)
+        if not items:
+            return []
+        if self.cfg.capitalize:
+            items = [_capitalise_sentences(i) if isinstance(i, str) else i for i in items]
+            if isinstance(items[0], str):
+                items[0] = _capitalise_first(items[0])
+        if self.typed_before and self.cfg.space_between_dictations:
+            items.insert(0, " ")
+            items = _merge(items)
+        self.typed_before = True
+        return items
+
+
+def items_to_text(items: Iterable[TypedItem]) -> str:
+    """The text a host shows for typed items (Enter -> newline): for tests and display."""
+    keys = {SpecialKey.ENTER: "\n", SpecialKey.TAB: "\t"}
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, SpecialKey):
+            if item is SpecialKey.BACKSPACE:
+                if out:
+                    out[-1] = out[-1][:-1]
+            else:
+                out.append(keys[item])
+        else:
+            out.append(item)
+    return "".join(out)

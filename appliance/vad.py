@@ -1,0 +1,174 @@
+"""Streaming voice activity detection with Silero VAD.
+
+Frames go through the model as they arrive, so a segment is complete (and can be
+transcribed) as soon as the speaker pauses, not when the button is released. Whisper never
+sees long silences, which is where it invents text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from appliance.config import VadConfig
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FRAME = 512  # Silero's window at 16 kHz (32 ms)
+MAX_SEGMENT_S = 25.0  # stay inside Whisper's 30 s window
+_model_lock = threading.Lock()
+_shared_model: Any = None
+
+
+def load_vad_model() -> Any:
+    """The Silero model from the silero-vad wheel (no download), loaded once per process."""
+    global _shared_model
+    with _model_lock:
+        if _shared_model is None:
+            import torch
+            from silero_vad import load_silero_vad
+
+            torch.set_num_threads(1)
+            _shared_model = load_silero_vad(onnx=False)
+        return _shared_model
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    audio: np.ndarray
+    start_s: float  # where speech starts in the recording (before padding)
+    end_s: float
+    pause_before_s: float  # silence since the previous segment (or the recording start)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+class VadSegmenter:
+    """Feed 16 kHz mono blocks of any size; get back speech segments as pauses close them."""
+
+    def __init__(self, cfg: VadConfig, model: Any | None = None):
+        import torch
+
+        self._torch = torch
+        self.cfg = cfg
+        self.model = model if model is not None else load_vad_model()
+        self.model.reset_states()
+        self._neg_threshold = max(cfg.threshold - 0.15, 0.01)
+        self._min_silence = max(1, round(cfg.min_silence_ms * SAMPLE_RATE / 1000 / FRAME))
+        self._min_speech = max(1, round(cfg.min_speech_ms * SAMPLE_RATE / 1000 / FRAME))
+        self._pad = round(cfg.speech_pad_ms * SAMPLE_RATE / 1000)
+        self._max_frames = int(MAX_SEGMENT_S * SAMPLE_RATE / FRAME)
+        self._pending = np.zeros(0, np.float32)
+        self._frames: list[np.ndarray] = []  # audio kept, frame-aligned
+        self._probs: list[float] = []
+        self._first = 0  # index of self._frames[0]
+        self._n = 0  # frames seen
+        self._triggered = False
+        self._start = 0
+        self._temp_end: int | None = None
+        self._last_end_sample = 0
+        self._prev_speech_end = 0
+        self.speech_frames = 0
+        self.seconds_in_model = 0.0
+
+    def feed(self, block: np.ndarray) -> list[SpeechSegment]:
+        import time
+
+        out: list[SpeechSegment] = []
+        data = np.concatenate([self._pending, block.astype(np.float32, copy=False)])
+        usable = len(data) - len(data) % FRAME
+        self._pending = data[usable:]
+        t0 = time.perf_counter()
+        for offset in range(0, usable, FRAME):
+            frame = data[offset : offset + FRAME]
+            with self._torch.inference_mode():
+                prob = float(self.model(self._torch.from_numpy(frame.copy()), SAMPLE_RATE).item())
+            self._step(frame, prob, out)
+        self.seconds_in_model += time.perf_counter() - t0
+        return out
+
+    def flush(self) -> list[SpeechSegment]:
+        """End of recording: close an open segment (the speaker may not have paused)."""
+        out: list[SpeechSegment] = []
+        if len(self._pending):
+            frame = np.zeros(FRAME, np.float32)
+            frame[: len(self._pending)] = self._pending
+            self._pending = np.zeros(0, np.float32)
+            self._frames.append(frame)
+            self._probs.append(0.0)
+            self._n += 1
+        if self._triggered:
+            end = self._temp_end if self._temp_end is not None else self._n
+            self._close(end, out)
+        self.model.reset_states()
+        return out
+
+    # -- internals
+    def _step(self, frame: np.ndarray, prob: float, out: list[SpeechSegment]) -> None:
+        self._frames.append(frame)
+        self._probs.append(prob)
+        index = self._n
+        self._n += 1
+        if prob >= self.cfg.threshold:
+            self.speech_frames += 1
+            if not self._triggered:
+                self._triggered = True
+                self._start = index
+            self._temp_end = None
+        elif self._triggered and prob < self._neg_threshold:
+            if self._temp_end is None:
+                self._temp_end = index
+            if self._n - self._temp_end >= self._min_silence:
+                self._close(self._temp_end, out)
+        if self._triggered and self._n - self._start >= self._max_frames:
+            self._split_long(out)
+        if not self._triggered:
+            self._trim()
+
+    def _split_long(self, out: list[SpeechSegment]) -> None:
+        """A segment about to outgrow Whisper's window ends at its quietest recent frame."""
+        window = 3 * SAMPLE_RATE // FRAME
+        lo = max(self._start + 1, self._n - window)
+        probs = self._probs[lo - self._first : self._n - self._first]
+        cut = lo + int(np.argmin(probs))
+        self._close(cut, out, pad_after=False)
+        self._triggered = True
+        self._start = cut
+        self._temp_end = None
+
+    def _close(self, end: int, out: list[SpeechSegment], *, pad_after: bool = True) -> None:
+        start = self._start
+        self._triggered = False
+        self._temp_end = None
+        if end - start < self._min_speech:
+            return
+        s0 = max(start * FRAME - self._pad, self._last_end_sample, self._first * FRAME)
+        s1 = min(end * FRAME + (self._pad if pad_after else 0), self._n * FRAME)
+        audio = np.concatenate(self._frames)[s0 - self._first * FRAME : s1 - self._first * FRAME]
+        pause = (start * FRAME - self._prev_speech_end) / SAMPLE_RATE
+        out.append(
+            SpeechSegment(
+                audio=audio,
+                start_s=start * FRAME / SAMPLE_RATE,
+                end_s=end * FRAME / SAMPLE_RATE,
+                pause_before_s=max(0.0, pause),
+            )
+        )
+        self._last_end_sample = s1
+        self._prev_speech_end = end * FRAME
+
+    def _trim(self) -> None:
+        """Forget audio that can no longer be part of a segment (keeps memory flat)."""
+        keep_from = max(self._n - (self._pad // FRAME + 2), self._first)
+        drop = keep_from - self._first
+        if drop > 64:
+            del self._frames[:drop]
+            del self._probs[:drop]
+            self._first = keep_from
