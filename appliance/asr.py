@@ -174,7 +174,8 @@ class Transcriber:
         phantoms = {normalise_words(p) for p in cfg.phantom_phrases}
         if words in phantoms and unsure:
             return f"phantom phrase (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
-        if cfg.prompt and len(words.split()) >= 2 and words in normalise_words(cfg.prompt):
-            if unsure or words == normalise_words(cfg.prompt):
-                return "echo of the vocabulary prompt"
+        prompt = normalise_words(cfg.prompt)
+        echoed = prompt and len(words.split()) >= 2 and words in prompt
+        if echoed and (unsure or words == prompt):
+            return "echo of the vocabulary prompt"
         return ""

@@ -8,6 +8,7 @@ the button press still holds the half second before it (people start speaking as
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import queue
 import threading
@@ -238,10 +239,8 @@ class Microphone:
             lambda: self._stream and self._stream.close(),
             lambda: self._pa and self._pa.terminate(),
         ):
-            try:
+            with contextlib.suppress(Exception):  # a vanished device may fail to close
                 closer()
-            except Exception:  # a vanished device may fail to close; nothing to do
-                pass
         self._stream = self._pa = None
         with self._lock:
             if self._recording is not None:

@@ -10,13 +10,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-class State(str, Enum):
+class State(StrEnum):
     STARTING = "starting"
     READY = "ready"
     RECORDING = "recording"
@@ -26,7 +26,7 @@ class State(str, Enum):
     STOPPED = "stopped"
 
 
-class Topic(str, Enum):
+class Topic(StrEnum):
     STATE = "state"  # value: State; message: reason (for ERROR)
     PROGRESS = "progress"  # value: 0..1 (model loading)
     LEVEL = "level"  # value: 0..1 input level while recording
