@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from appliance.config import AsrConfig
+from appliance.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,6 @@ class Transcriber:
                 local_files_only=True,
             )
         except Exception as exc:
-            from appliance.models import ModelError
-
             raise ModelError(f"cannot load model from {self.model_dir}: {exc}") from exc
         report(0.7, "warming up")
         self.warm_up()

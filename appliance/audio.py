@@ -21,18 +21,11 @@ import numpy as np
 import soxr
 
 from appliance.config import AudioConfig
+from appliance.errors import AudioFileError, MicrophoneError
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-
-
-class MicrophoneError(RuntimeError):
-    """No usable microphone: missing, unplugged, or silent at the driver level."""
-
-
-class AudioFileError(RuntimeError):
-    """An audio file that cannot be read."""
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:

@@ -21,13 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.errors import ModelError
+
 log = logging.getLogger(__name__)
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json")
-
-
-class ModelError(RuntimeError):
-    """The model is missing, corrupt or cannot be fetched; the message says what to do."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,16 @@
+"""Errors the user can act on; each message says what is wrong in plain words.
+
+Kept free of heavy imports so the command line can catch them without loading numpy.
+"""
+
+
+class ModelError(RuntimeError):
+    """The model is missing, corrupt or cannot be fetched; the message says what to do."""
+
+
+class MicrophoneError(RuntimeError):
+    """No usable microphone: missing, unplugged, or stalled at the driver level."""
+
+
+class AudioFileError(RuntimeError):
+    """An audio file that cannot be read."""
