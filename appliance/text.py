@@ -62,7 +62,7 @@ def _word_pattern(phrase: str) -> str:
 
 
 _KEY_RE = re.compile(
-    _AROUND + "(" + "|".join(_word_pattern(p) for p, _ in _KEY_WORDS) + ")" + _AROUND,
+    r"[\s,]*(" + "|".join(_word_pattern(p) for p, _ in _KEY_WORDS) + ")" + _AROUND,
     re.IGNORECASE,
 )
 _PUNCT_RES = [
