@@ -1,0 +1,82 @@
+"""Streaming Silero VAD on real and generated speech (the real silero-vad model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio
+from appliance.config import VadConfig
+from appliance.samples import room_noise, speak, with_pause
+from appliance.vad import MAX_SEGMENT_S, VadSegmenter
+
+
+def segments_of(audio: np.ndarray, block: int = 512, cfg: VadConfig | None = None) -> list:
+    vad = VadSegmenter(cfg or VadConfig())
+    out = []
+    for b in iter_blocks(audio, block):
+        out += vad.feed(b)
+    return out + vad.flush()
+
+
+@pytest.fixture(scope="module")
+def two_sentences() -> np.ndarray:
+    return with_pause(speak("Good morning everyone."), speak("Let us begin the meeting."), 4.0)
+
+
+def test_segments_close_at_pauses_while_streaming(two_sentences: np.ndarray) -> None:
+    vad = VadSegmenter(VadConfig())
+    emitted_at: list[float] = []  # seconds of audio fed when each segment came out
+    segments = []
+    fed = 0
+    for block in iter_blocks(two_sentences, 512):
+        fed += len(block)
+        for seg in vad.feed(block):
+            segments.append(seg)
+            emitted_at.append(fed / SAMPLE_RATE)
+    segments += vad.flush()
+    assert len(segments) == 2
+    first, second = segments
+    # The first sentence came out during the pause, long before the second one started.
+    assert emitted_at[0] < second.start_s - 2.0
+    assert 3.5 <= second.pause_before_s <= 4.6
+    assert first.duration_s < 3.5 and second.duration_s < 3.5
+
+
+def test_block_size_does_not_change_segments(two_sentences: np.ndarray) -> None:
+    a = segments_of(two_sentences, 512)
+    b = segments_of(two_sentences, 1234)
+    assert [(s.start_s, s.end_s) for s in a] == [(s.start_s, s.end_s) for s in b]
+    assert all(np.array_equal(x.audio, y.audio) for x, y in zip(a, b, strict=True))
+
+
+def test_short_pause_keeps_one_segment() -> None:
+    audio = with_pause(speak("One two three."), speak("Four five six."), 0.3)
+    assert len(segments_of(audio)) == 1
+
+
+def test_min_silence_is_configurable() -> None:
+    audio = with_pause(speak("One two three."), speak("Four five six."), 1.2)
+    assert len(segments_of(audio, cfg=VadConfig(min_silence_ms=700))) == 2
+    assert len(segments_of(audio, cfg=VadConfig(min_silence_ms=2000))) == 1
+
+
+@pytest.mark.parametrize("seconds", [5.0, 25.0])
+def test_no_speech_no_segments(seconds: float) -> None:
+    assert segments_of(room_noise(seconds, level_db=-35.0)) == []
+    assert segments_of(np.zeros(int(seconds * SAMPLE_RATE), np.float32)) == []
+
+
+def test_padding_keeps_word_edges(two_sentences: np.ndarray) -> None:
+    cfg = VadConfig(speech_pad_ms=300)
+    seg = segments_of(two_sentences, cfg=cfg)[0]
+    assert seg.duration_s >= (seg.end_s - seg.start_s) + 0.55
+
+
+def test_long_monologue_is_split_inside_whisper_window(speech_items) -> None:
+    """Speech without a long pause is cut before 30 s, at a quiet moment."""
+    clips = [load_audio(i.path) for i in speech_items if i.language == "en"][:12]
+    audio = np.concatenate(clips)  # the short gaps in the corpus are under min_silence
+    segs = segments_of(audio, cfg=VadConfig(min_silence_ms=3000))
+    assert segs
+    assert max(s.duration_s for s in segs) <= MAX_SEGMENT_S + 1.0
