@@ -1,0 +1,268 @@
+"""Host keyboard layouts, derived from the XKB data Linux desktops use (libxkbcommon).
+
+The host's layout decides which character a key produces, so to type a character the device
+must press the key that the host's layout maps to it. A :class:`Layout` is built by asking
+libxkbcommon, for every key the encoder may press (``usages.TYPING_USAGES``) and every modifier
+combination a typist uses (none, Shift, AltGr, Shift+AltGr), what a host with that layout
+would produce: exactly what the host computes. So every XKB layout and variant works
+(``us``, ``de``, ``ch(fr)``, ``us(dvorak)``, ...), not a few hand-written tables.
+
+Characters a layout can only reach through a dead key (``ê`` on ``de``, ``^`` itself on ``de``)
+are found with the host's compose table (the ``en_US.UTF-8`` Compose file of ``libx11-data``,
+which is what a Linux desktop applies to dead keys): dead key, then base key.
+
+Building a layout takes a few milliseconds; :func:`load_layout` caches them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+from xkbcommon import xkb
+
+from appliance.hid.keys import SpecialKey
+from appliance.hid.usages import (
+    MOD_LSHIFT,
+    MOD_RALT,
+    TYPING_USAGES,
+    USAGE_BACKSPACE,
+    USAGE_CAPS_LOCK,
+    USAGE_ENTER,
+    USAGE_TAB,
+    usage_to_evdev,
+)
+
+log = logging.getLogger(__name__)
+
+EVDEV_OFFSET = 8  # XKB keycode = evdev keycode + 8
+_EV_LEFTSHIFT = 42
+_EV_RIGHTALT = 100
+
+# The modifier combinations the typist uses, in order of preference.
+MODIFIER_COMBOS: tuple[int, ...] = (0, MOD_LSHIFT, MOD_RALT, MOD_LSHIFT | MOD_RALT)
+_MOD_KEYS = {MOD_LSHIFT: _EV_LEFTSHIFT, MOD_RALT: _EV_RIGHTALT}
+
+SPECIAL_USAGES: dict[SpecialKey, int] = {
+    SpecialKey.ENTER: USAGE_ENTER,
+    SpecialKey.TAB: USAGE_TAB,
+    SpecialKey.BACKSPACE: USAGE_BACKSPACE,
+}
+
+_NAME_RE = re.compile(r"^\s*([a-z0-9_-]+)\s*(?:\(\s*([A-Za-z0-9_-]+)\s*\))?\s*$")
+
+# Dead keysym name -> combining character, for the fallback when no Compose file exists.
+_DEAD_COMBINING = {
+    "dead_grave": "\u0300",
+    "dead_acute": "\u0301",
+    "dead_circumflex": "\u0302",
+    "dead_tilde": "\u0303",
+    "dead_macron": "\u0304",
+    "dead_breve": "\u0306",
+    "dead_abovedot": "\u0307",
+    "dead_diaeresis": "\u0308",
+    "dead_abovering": "\u030a",
+    "dead_doubleacute": "\u030b",
+    "dead_caron": "\u030c",
+    "dead_cedilla": "\u0327",
+    "dead_ogonek": "\u0328",
+}
+
+
+class LayoutError(ValueError):
+    """An unknown or unusable layout name."""
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """One key press: the modifiers held (HID bits) and the key's HID usage."""
+
+    modifiers: int
+    usage: int
+
+
+Recipe = tuple[Stroke, ...]
+"""The strokes that type one character: one, or two for dead key + base key."""
+
+
+def parse_layout_name(name: str) -> tuple[str, str]:
+    """``"us(dvorak)"`` -> ``("us", "dvorak")``; ``"de"`` -> ``("de", "")``."""
+    m = _NAME_RE.match(name)
+    if not m:
+        raise LayoutError(f"not an XKB layout name: {name!r} (e.g. us, de, us(dvorak), ch(fr))")
+    return m.group(1), m.group(2) or ""
+
+
+_ctx_lock = threading.Lock()
+
+
+def _xkb_log(_user_data: object, level: int, message: str) -> None:
+    log.debug("xkbcommon[%s]: %s", level, message.rstrip())
+
+
+@functools.cache
+def _context() -> xkb.Context:
+    ctx = xkb.Context()
+    ctx.set_log_fn(_xkb_log)
+    return ctx
+
+
+@functools.cache
+def _compose_table() -> xkb.ComposeTable | None:
+    try:
+        return _context().compose_table_new_from_locale("en_US.UTF-8")
+    except Exception as exc:  # no libx11-data: fall back to Unicode composition
+        log.warning("no XKB compose table (%s); dead keys use Unicode composition", exc)
+        return None
+
+
+def build_keymap(name: str) -> xkb.Keymap:
+    """The XKB keymap a Linux host configured with layout ``name`` uses (model pc105)."""
+    layout, variant = parse_layout_name(name)
+    try:
+        return _context().keymap_new_from_names(
+            rules="evdev", model="pc105", layout=layout, variant=variant
+        )
+    except xkb.XKBKeymapCreationFailure as exc:
+        raise LayoutError(f"unknown XKB layout {name!r}: see /usr/share/X11/xkb/symbols") from exc
+
+
+class Layout:
+    """Which strokes type which character on a host with one XKB layout."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.keymap = build_keymap(name)
+        layout, _variant = parse_layout_name(name)
+        # libxkbcommon quietly substitutes "us" for a symbols file it cannot find.
+        lname = self.keymap.layout_get_name(0) if self.keymap.num_layouts() else ""
+        if layout != "us" and lname in ("English (US)", ""):
+            raise LayoutError(f"unknown XKB layout {name!r}: see /usr/share/X11/xkb/symbols")
+        self.description: str = lname
+        caps_state = self.keymap.state_new()
+        kc_caps = usage_to_evdev(USAGE_CAPS_LOCK) + EVDEV_OFFSET
+        self.caps_lock_usage: int | None = (
+            USAGE_CAPS_LOCK
+            if xkb.keysym_get_name(caps_state.key_get_one_sym(kc_caps)) == "Caps_Lock"
+            else None
+        )
+        self._table: dict[str, Recipe] = self._build(caps=False)
+        self._caps_table: dict[str, Recipe] | None = None
+
+    def __repr__(self) -> str:
+        return f"Layout({self.name!r}, {len(self._table)} characters)"
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def recipe(self, ch: str, *, caps: bool = False) -> Recipe | None:
+        """Strokes that type ``ch`` (with the host's Caps Lock on if ``caps``), or None."""
+        if caps:
+            if self._caps_table is None:
+                self._caps_table = self._build(caps=True)
+            return self._caps_table.get(ch)
+        return self._table.get(ch)
+
+    def can_type(self, ch: str) -> bool:
+        return ch in self._table
+
+    @property
+    def characters(self) -> frozenset[str]:
+        return frozenset(self._table)
+
+    @staticmethod
+    def special(key: SpecialKey) -> Stroke:
+        return Stroke(0, SPECIAL_USAGES[key])
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _state(self, modifiers: int, caps: bool) -> xkb.KeyboardState:
+        state = self.keymap.state_new()
+        if caps:
+            kc = usage_to_evdev(self.caps_lock_usage or USAGE_CAPS_LOCK) + EVDEV_OFFSET
+            if self.caps_lock_usage is not None:
+                state.update_key(kc, xkb.KeyDirection.XKB_KEY_DOWN)
+                state.update_key(kc, xkb.KeyDirection.XKB_KEY_UP)
+            else:
+                lock = 1 << self.keymap.mod_get_index("Lock")
+                state.update_mask(0, 0, lock, 0, 0, 0)
+        for bit, ev in _MOD_KEYS.items():
+            if modifiers & bit:
+                state.update_key(ev + EVDEV_OFFSET, xkb.KeyDirection.XKB_KEY_DOWN)
+        return state
+
+    def _build(self, caps: bool) -> dict[str, Recipe]:
+        table: dict[str, Recipe] = {}
+        dead: list[tuple[int, Stroke]] = []  # (dead keysym, stroke)
+        base_syms: dict[str, tuple[int, Stroke]] = {}  # char -> (keysym, stroke)
+        with _ctx_lock:
+            for mods in MODIFIER_COMBOS:
+                state = self._state(mods, caps)
+                for usage in TYPING_USAGES:
+                    kc = usage_to_evdev(usage) + EVDEV_OFFSET
+                    sym = state.key_get_one_sym(kc)
+                    if not sym:
+                        continue
+                    stroke = Stroke(mods, usage)
+                    if xkb.keysym_get_name(sym).startswith("dead_"):
+                        dead.append((sym, stroke))
+                        continue
+                    text = state.key_get_string(kc)
+                    if len(text) != 1 or unicodedata.category(text) == "Cc":
+                        continue
+                    if text not in table:
+                        table[text] = (stroke,)
+                        base_syms[text] = (sym, stroke)
+            self._add_dead_keys(table, dead, base_syms)
+        return table
+
+    def _add_dead_keys(
+        self,
+        table: dict[str, Recipe],
+        dead: list[tuple[int, Stroke]],
+        base_syms: dict[str, tuple[int, Stroke]],
+    ) -> None:
+        if not dead:
+            return
+        compose = _compose_table()
+        space = base_syms.get(" ")
+        bases = list(base_syms.items())
+        if space is not None:
+            bases.insert(0, (" ", space))  # dead key + space = the accent itself
+        for dsym, dstroke in dead:
+            pairs = [*bases, *((f"dead{i}", (sym, st)) for i, (sym, st) in enumerate(dead))]
+            for base_ch, (bsym, bstroke) in pairs:
+                result = _compose2(compose, dsym, bsym, base_ch)
+                if result and len(result) == 1 and result not in table:
+                    if unicodedata.category(result) == "Cc":
+                        continue
+                    table[result] = (dstroke, bstroke)
+
+
+def _compose2(
+    compose: xkb.ComposeTable | None, dead_sym: int, base_sym: int, base_ch: str
+) -> str | None:
+    if compose is not None:
+        cs = compose.compose_state_new()
+        cs.feed(dead_sym)
+        cs.feed(base_sym)
+        if cs.get_status() == xkb.ComposeStatus.XKB_COMPOSE_COMPOSED:
+            return str(cs.get_utf8())
+        return None
+    combining = _DEAD_COMBINING.get(xkb.keysym_get_name(dead_sym))
+    if combining is None or base_ch == " ":
+        return None
+    composed = unicodedata.normalize("NFC", base_ch + combining)
+    return composed if len(composed) == 1 else None
+
+
+@functools.lru_cache(maxsize=32)
+def load_layout(name: str) -> Layout:
+    """The :class:`Layout` for an XKB name such as ``us``, ``de``, ``us(dvorak)``, ``ch(fr)``.
+
+    Raises :class:`LayoutError` for a name XKB does not know.
+    """
+    return Layout(name.strip())
