@@ -1,0 +1,316 @@
+"""The typist: types text into a report sink (``/dev/hidg0`` or a virtual host).
+
+- Characters are resolved for the host's layout (:mod:`appliance.hid.layout`) and encoded by
+  the rules in :mod:`appliance.hid.encoder` (modifier in its own report, kept across
+  characters that need it; every key released right after its press).
+- Pacing: as fast as the host takes reports (``write()`` blocks until the previous report is
+  collected), plus ``report_delay_s`` after every report for hosts that drop characters.
+- Host Caps Lock: the host's LED output reports say whether its Caps Lock is on. If it is,
+  the typist taps Caps Lock off before typing and taps it back on afterwards, which is exact
+  on every layout (compensating with Shift is not: Linux turns ``ß`` into ``ẞ`` and ``é`` into
+  ``É`` under Caps Lock whatever Shift does). Layouts without a Caps Lock key (``us(colemak)``
+  maps it to BackSpace) fall back to strokes computed with Lock active.
+- Host absent (:class:`HostAbsent` from the sink): stop, release all keys if possible, publish
+  ``Topic.HOST`` False, and keep the untyped rest (at most ``pending_max_chars``) to type when
+  the host is back (``on_host_return="type"``, via :meth:`Typist.resume` or the next
+  :meth:`Typist.type`) or drop it with a warning (``"drop"``).
+- Every exit path — end of text, exception, cancel, a signal handler raising — ends with an
+  all-keys-up report (try/finally). :meth:`Typist.cancel` only sets a flag, so it is safe from
+  another thread or a signal handler: typing stops after the current character.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from appliance.hid.device import HostAbsent
+from appliance.hid.encoder import (
+    ALL_UP,
+    ReportBuilder,
+    Unit,
+    UnknownPolicy,
+    plan_items,
+    report,
+)
+from appliance.hid.keys import SpecialKey, TypedItem
+from appliance.hid.layout import Layout, load_layout
+from appliance.hid.usages import LED_CAPS_LOCK
+from appliance.status import StatusBus, Topic
+
+if TYPE_CHECKING:
+    from appliance.config import HidConfig
+
+log = logging.getLogger(__name__)
+
+OnHostReturn = Literal["type", "drop"]
+LED_ECHO_WAIT_S = 0.05
+
+
+class ReportSink(Protocol):
+    def write(self, report: bytes) -> int: ...
+
+
+@dataclass
+class TypeResult:
+    typed: str
+    """What reached the host (Enter as "\\n", Tab as "\\t", Backspace as "\\b")."""
+    pending: str = ""
+    """What was not typed because the host went away (kept or dropped per on_host_return)."""
+    host_absent: bool = False
+    skipped: list[str] = field(default_factory=list)
+    """Characters not typed by policy: ones the layout cannot type, control characters."""
+    cancelled: bool = False
+    reports: int = 0
+
+
+class Typist:
+    def __init__(
+        self,
+        sink: ReportSink,
+        layout: Layout | str,
+        *,
+        bus: StatusBus | None = None,
+        report_delay_s: float = 0.0,
+        unknown: UnknownPolicy = "transliterate",
+        on_host_return: OnHostReturn = "type",
+        pending_max_chars: int = 4000,
+    ) -> None:
+        if on_host_return not in ("type", "drop"):
+            raise ValueError(f"on_host_return must be type or drop: {on_host_return!r}")
+        self.sink = sink
+        self.layout = load_layout(layout) if isinstance(layout, str) else layout
+        self.bus = bus
+        self.report_delay_s = max(0.0, report_delay_s)
+        self.unknown: UnknownPolicy = unknown
+        self.on_host_return: OnHostReturn = on_host_return
+        self.pending_max_chars = pending_max_chars
+        self._cancel = False
+        self._lock = threading.Lock()
+        self._builder = ReportBuilder()
+        self._pending: list[TypedItem] = []
+        self._caps_on = False
+        self._host_absent = False
+        self.reports_written = 0
+
+    @classmethod
+    def from_config(
+        cls, cfg: HidConfig, sink: ReportSink | None = None, *, bus: StatusBus | None = None
+    ) -> Typist:
+        if sink is None:
+            from appliance.hid.device import HidDevice
+
+            sink = HidDevice(cfg.device, cfg.write_timeout_s)
+        return cls(
+            sink,
+            cfg.layout,
+            bus=bus,
+            report_delay_s=cfg.report_delay_ms / 1000.0,
+            unknown=cfg.unknown_chars,
+            on_host_return=cfg.on_host_return,
+            pending_max_chars=cfg.pending_max_chars,
+        )
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> str:
+        return _items_text(self._pending)
+
+    @property
+    def host_absent(self) -> bool:
+        return self._host_absent
+
+    @property
+    def caps_lock(self) -> bool:
+        """The host's Caps Lock as last reported by its LED output report."""
+        return self._caps_on
+
+    def cancel(self) -> None:
+        """Stop after the current character (all keys released). Safe from any thread or a
+        signal handler: it only sets a flag."""
+        self._cancel = True
+
+    def type(self, items: Sequence[TypedItem] | str) -> TypeResult:
+        """Type ``items``; text left pending from an absent host goes first (mode "type")."""
+        if isinstance(items, str):
+            items = [items]
+        with self._lock:
+            self._cancel = False
+            todo: list[TypedItem] = [*self._pending, *items]
+            self._pending = []
+            return self._type(todo)
+
+    def resume(self) -> TypeResult:
+        """Type the text kept while the host was absent (nothing if none, or mode "drop")."""
+        return self.type([])
+
+    def release_all(self) -> None:
+        """Send an all-keys-up report; never raises for an absent host."""
+        self._builder.modifiers = 0
+        with contextlib.suppress(HostAbsent):
+            self._send(ALL_UP)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _send(self, rep: bytes) -> None:
+        self.sink.write(rep)
+        self.reports_written += 1
+        if self._host_absent:
+            self._host_absent = False
+            log.info("USB host is back")
+            if self.bus:
+                self.bus.publish(Topic.HOST, True, "USB host connected")
+        if self.report_delay_s:
+            time.sleep(self.report_delay_s)
+
+    def _poll_leds(self, timeout_s: float = 0.0) -> None:
+        read = getattr(self.sink, "read_leds", None)
+        if read is None:
+            return
+        try:
+            leds = read(timeout_s) if timeout_s else read()
+        except TypeError:
+            leds = read()
+        except OSError:
+            return
+        if leds is not None:
+            self._caps_on = bool(leds & LED_CAPS_LOCK)
+
+    def _tap(self, usage: int) -> None:
+        self._send(report(0, usage))
+        self._send(ALL_UP)
+
+    def _type(self, items: list[TypedItem]) -> TypeResult:
+        self._poll_leds()
+        toggle_caps = self._caps_on and self.layout.caps_lock_usage is not None
+        caps_table = self._caps_on and not toggle_caps
+        plan = plan_items(items, self.layout, self.unknown, caps=caps_table)
+        units = plan.units
+        if self.bus and units:
+            self.bus.publish(Topic.TEXT, _units_text(units))
+        result = TypeResult(typed="", skipped=list(plan.skipped))
+        start_reports = self.reports_written
+        done = 0  # units that reached the host
+        caps_toggled = False
+        try:
+            if toggle_caps and units:
+                assert self.layout.caps_lock_usage is not None
+                self._tap(self.layout.caps_lock_usage)
+                caps_toggled = True
+            for i, unit in enumerate(units):
+                if self._cancel:
+                    result.cancelled = True
+                    break
+                last = len(unit.strokes) - 1
+                for n, stroke in enumerate(unit.strokes):
+                    reps = self._builder.stroke(stroke)
+                    for rep in reps[:-1]:
+                        self._send(rep)
+                    if n == last:
+                        # The last key press reached the host: the character is there even
+                        # if its release fails (a host releases the keys of a vanished device).
+                        done = i + 1
+                    self._send(reps[-1])
+                done = i + 1
+        except HostAbsent as exc:
+            result.host_absent = True
+            self._host_absent = True
+            log.warning("USB host absent (%s): %d characters not typed", exc, len(units) - done)
+            if self.bus:
+                self.bus.publish(Topic.HOST, False, f"USB host absent: {exc}")
+        finally:
+            self._finish(caps_toggled and not result.host_absent)
+            result.reports = self.reports_written - start_reports
+        result.typed = _units_text(units[:done], typed_only=True)
+        rest = units[done:]
+        if result.host_absent and rest:
+            self._keep_pending(rest, result)
+        return result
+
+    def _finish(self, restore_caps: bool) -> None:
+        try:
+            if self._builder.modifiers:
+                self._builder.modifiers = 0
+            self._send(ALL_UP)
+            if restore_caps and self.layout.caps_lock_usage is not None:
+                self._tap(self.layout.caps_lock_usage)
+                self._caps_on = True
+                self._poll_leds(LED_ECHO_WAIT_S)
+        except HostAbsent as exc:
+            self._host_absent = True
+            log.warning("USB host absent while releasing keys: %s", exc)
+
+    def _keep_pending(self, rest: list[Unit], result: TypeResult) -> None:
+        items = _units_items(rest)
+        text = _items_text(items)
+        result.pending = text
+        if self.on_host_return == "drop":
+            log.warning("dropping %d untyped characters (hid.on_host_return = drop)", len(text))
+            if self.bus:
+                self.bus.publish(
+                    Topic.WARNING,
+                    "text_dropped",
+                    f"{len(text)} characters were not typed: the USB host went away",
+                )
+            return
+        if len(text) > self.pending_max_chars:
+            log.warning(
+                "keeping %d of %d untyped characters (hid.pending_max_chars)",
+                self.pending_max_chars,
+                len(text),
+            )
+            if self.bus:
+                self.bus.publish(
+                    Topic.WARNING,
+                    "text_truncated",
+                    f"only the first {self.pending_max_chars} untyped characters are kept",
+                )
+            items = _truncate(items, self.pending_max_chars)
+        self._pending = items
+
+
+def _units_text(units: Sequence[Unit], *, typed_only: bool = False) -> str:
+    return "".join(u.text for u in units if u.strokes or not typed_only)
+
+
+def _units_items(units: Sequence[Unit]) -> list[TypedItem]:
+    items: list[TypedItem] = []
+    buf: list[str] = []
+    for u in units:
+        if isinstance(u.item, SpecialKey):
+            if buf:
+                items.append("".join(buf))
+                buf = []
+            items.append(u.item)
+        else:
+            buf.append(u.item)
+    if buf:
+        items.append("".join(buf))
+    return items
+
+
+def _items_text(items: Sequence[TypedItem]) -> str:
+    from appliance.hid.encoder import SPECIAL_TEXT
+
+    return "".join(SPECIAL_TEXT[i] if isinstance(i, SpecialKey) else i for i in items)
+
+
+def _truncate(items: list[TypedItem], limit: int) -> list[TypedItem]:
+    out: list[TypedItem] = []
+    left = limit
+    for item in items:
+        if left <= 0:
+            break
+        if isinstance(item, SpecialKey):
+            out.append(item)
+            left -= 1
+        else:
+            out.append(item[:left])
+            left -= len(item[:left])
+    return out
