@@ -43,10 +43,8 @@ class HidDevice:
         self.write_timeout_s = write_timeout_s
         self._fd: int | None = None
         self._leds: int | None = None
-        try:
+        with contextlib.suppress(HostAbsent):  # else opened by the first write
             self._open()
-        except HostAbsent:
-            pass  # opened on the first write; the gadget may come up later
 
     def __enter__(self) -> HidDevice:
         return self
