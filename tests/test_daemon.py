@@ -1,0 +1,575 @@
+"""The daemon's state machine, driven through gpiozero's MockFactory pins.
+
+The pipeline pieces are small fakes (a microphone feeding a real speech recording, an engine
+that "hears" a fixed sentence, a typist writing 8-byte reports to a host that decodes them),
+so these tests take seconds. test_daemon_real.py runs the real pipeline once.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+from luma.core.device import dummy
+
+from appliance.audio import level_of, load_audio
+from appliance.config import Config, with_overrides
+from appliance.daemon import Daemon, chunks
+from appliance.errors import MicrophoneError
+from appliance.notify import Notifier
+from appliance.status import State, StatusBus, Topic
+from appliance.ui.button import Button
+from appliance.ui.leds import PATTERNS, open_leds
+from appliance.ui.oled import Oled
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEECH = ROOT.parent / "shared" / "speech" / "cmu_arctic_pyroomacoustics" / "arctic_aew_a0001.wav"
+BUTTON = 17
+LED_PINS = [5, 6, 13]
+SENTENCE = "Author of the danger trail, Philip Steels, etc."
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+class World:
+    """The physical parts the tests plug and unplug."""
+
+    def __init__(self) -> None:
+        self.mic_present = True
+        self.gadget_present = True
+        self.host_connected = True
+
+
+class FakeRecording:
+    def __init__(self) -> None:
+        self.q: queue.Queue[Any] = queue.Queue()
+        self.closed = False
+
+    def push(self, block: np.ndarray) -> None:
+        if not self.closed:
+            self.q.put(block)
+
+    def close(self, error: BaseException | None = None) -> None:
+        if not self.closed:
+            self.closed = True
+            self.q.put(error)
+
+    def blocks(self, timeout_s: float = 5.0) -> Iterator[np.ndarray]:
+        while True:
+            item = self.q.get(timeout=timeout_s)
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+class FakeMic:
+    """A microphone playing a real speech recording in a loop, 8x faster than real time."""
+
+    audio = load_audio(SPEECH)
+
+    def __init__(self, world: World, level: Callable[[float], None]):
+        self.world = world
+        self.level = level
+        self.rec: FakeRecording | None = None
+        self.running = False
+        self.lock = threading.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self.running and self.world.mic_present
+
+    def start(self) -> None:
+        if not self.world.mic_present:
+            raise MicrophoneError("No microphone: the system lists no audio input device")
+        self.running = True
+        threading.Thread(target=self._capture, daemon=True).start()
+
+    def _capture(self) -> None:
+        pos = 0
+        while self.running:
+            if not self.world.mic_present:
+                self.running = False
+                with self.lock:
+                    if self.rec is not None:
+                        self.rec.close(MicrophoneError("No microphone: capture failed"))
+                return
+            block = self.audio[pos : pos + 512]
+            pos = (pos + 512) % (len(self.audio) - 512)
+            self.level(level_of(block))
+            with self.lock:
+                if self.rec is not None:
+                    self.rec.push(block)
+            time.sleep(0.004)
+
+    def close(self) -> None:
+        self.running = False
+
+    def begin(self) -> FakeRecording:
+        with self.lock:
+            self.rec = FakeRecording()
+            return self.rec
+
+    def end(self) -> None:
+        with self.lock:
+            if self.rec is not None:
+                self.rec.close()
+                self.rec = None
+
+    cancel = end
+
+
+class FakeSession:
+    def __init__(self, engine: FakeEngine):
+        self.engine = engine
+        self.samples = 0
+        self.cancelled = False
+
+    def feed(self, block: np.ndarray) -> None:
+        self.samples += len(block)
+
+    def finish(self) -> Any:
+        time.sleep(self.engine.delay)
+        self.engine.heard.append(self.samples)
+        items = [] if self.cancelled or not self.samples else [self.engine.text]
+        return SimpleNamespace(items=items, cancelled=self.cancelled)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeEngine:
+    def __init__(self, text: str = SENTENCE, delay: float = 0.05):
+        self.text = text
+        self.delay = delay
+        self.heard: list[int] = []
+        self.sessions: list[FakeSession] = []
+
+    def start(self, on_piece: Any = None) -> FakeSession:
+        s = FakeSession(self)
+        self.sessions.append(s)
+        return s
+
+
+_US = {c: (0, 0x04 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
+_US.update({c.upper(): (0x02, u) for c, (_, u) in list(_US.items())})
+_US.update({" ": (0, 0x2C), ".": (0, 0x37), ",": (0, 0x36), "\n": (0, 0x28)})
+_US.update({str(d): (0, 0x1E + (d - 1) % 10) for d in range(10)})
+_DECODE = {v: k for k, v in _US.items()}
+
+
+class FakeHost:
+    """A USB host decoding boot-keyboard reports (us layout, enough for these sentences)."""
+
+    def __init__(self, world: World):
+        self.world = world
+        self.reports: list[bytes] = []
+        self.text = ""
+        self._down: set[int] = set()
+        self.lock = threading.Lock()
+
+    def write(self, report: bytes) -> None:
+        if not self.world.host_connected:
+            raise OSError(errno.ESHUTDOWN, "Cannot send after transport endpoint shutdown")
+        assert len(report) == 8
+        with self.lock:
+            self.reports.append(bytes(report))
+            keys = {k for k in report[2:] if k}
+            for k in keys - self._down:
+                self.text += _DECODE.get((report[0], k), "?")
+            self._down = keys
+
+    @property
+    def keys_down(self) -> set[int]:
+        return set(self._down) | ({-1} if self.reports and self.reports[-1][0] else set())
+
+
+class FakeTypist:
+    def __init__(self, host: FakeHost, char_delay: float = 0.0):
+        self.host = host
+        self.char_delay = char_delay
+
+    def type(self, items: Any) -> None:
+        for item in items:
+            for ch in item if isinstance(item, str) else "\n":
+                mod, usage = _US[ch]
+                if mod:
+                    self.host.write(bytes([mod, 0, 0, 0, 0, 0, 0, 0]))
+                self.host.write(bytes([mod, 0, usage, 0, 0, 0, 0, 0]))
+                self.host.write(bytes(8))
+                if self.char_delay:
+                    time.sleep(self.char_delay)
+
+    def release_all(self) -> None:
+        self.host.write(bytes(8))
+
+
+# --------------------------------------------------------------------------- harness
+
+
+class Rig:
+    def __init__(
+        self,
+        mode: str = "push_to_talk",
+        *,
+        engine: FakeEngine | None = None,
+        char_delay: float = 0.0,
+        max_s: float = 60.0,
+        warn_s: float = 10.0,
+        world: World | None = None,
+        notifier: Notifier | None = None,
+    ):
+        Device.pin_factory = MockFactory(pin_class=MockPWMPin)
+        self.factory = Device.pin_factory
+        self.world = world or World()
+        self.cfg = with_overrides(
+            Config(),
+            button={"mode": mode, "hold_s": 0.5, "bounce_s": 0.0, "pin_factory": "mock"},
+            leds={"kind": "rgb", "pins": LED_PINS},
+            audio={"max_recording_s": max_s, "open_timeout_s": 2.0},
+            daemon={"max_recording_warning_s": warn_s},
+        )
+        self.bus = StatusBus()
+        self.states: list[tuple[State, str]] = []
+        self.warnings: list[str] = []
+        self.bus.subscribe(self._record, replay=False)
+        self.engine = engine or FakeEngine()
+        self.host = FakeHost(self.world)
+        self.char_delay = char_delay
+        self.leds = open_leds(self.cfg.leds, self.bus, factory=self.factory)
+        self.daemon = Daemon(
+            self.cfg,
+            self.bus,
+            load_engine=self._load,
+            audio_factory=lambda level: FakeMic(self.world, level),
+            typist_factory=self._typist,
+            host_connected=lambda: self.world.host_connected,
+            notifier=notifier,
+            tick_s=0.02,
+            retry_s=0.1,
+        )
+        self.button = Button(self.cfg.button, self.daemon.handle, factory=self.factory)
+        self.pin = self.factory.pin(BUTTON)
+        self.rc: int | None = None
+        self.thread: threading.Thread | None = None
+
+    def _record(self, status: Any) -> None:
+        if status.topic is Topic.STATE:
+            self.states.append((status.value, status.message))
+        elif status.topic is Topic.WARNING:
+            self.warnings.append(status.message)
+
+    def _load(self, progress: Callable[[float, str], None]) -> FakeEngine:
+        for i in range(5):
+            progress(i / 4, "Loading model")
+            time.sleep(0.01)
+        return self.engine
+
+    def _typist(self) -> FakeTypist:
+        if not self.world.gadget_present:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/dev/hidg0")
+        return FakeTypist(self.host, self.char_delay)
+
+    def start(self) -> Rig:
+        def main() -> None:
+            self.rc = self.daemon.run(install_signals=False)
+
+        self.thread = threading.Thread(target=main, daemon=True)
+        self.thread.start()
+        return self
+
+    def wait(self, state: State, timeout: float = 5.0) -> None:
+        wait_for(lambda: self.daemon.state is state, timeout, f"state {state}")
+
+    def press(self) -> None:
+        self.pin.drive_low()
+
+    def release(self) -> None:
+        self.pin.drive_high()
+
+    def click(self, hold: float = 0.1) -> None:
+        self.press()
+        time.sleep(hold)
+        self.release()
+
+    def rgb(self) -> tuple[float, ...]:
+        return tuple(self.factory.pin(p).state for p in LED_PINS)
+
+    def close(self) -> None:
+        self.daemon.stop()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.button.close()
+        if self.leds is not None:
+            self.leds.close()
+        self.factory.reset()
+        Device.pin_factory = None
+
+    def entered(self) -> list[State]:
+        return [s for s, _ in self.states]
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def rig_factory():
+    rigs: list[Rig] = []
+
+    def make(*args: Any, **kw: Any) -> Rig:
+        rig = Rig(*args, **kw)
+        rigs.append(rig)
+        return rig.start()
+
+    yield make
+    for rig in rigs:
+        rig.close()
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_chunks_split_on_words():
+    assert [c[0] for c in chunks(["Hello big world"])] == ["Hello ", "big ", "world"]
+
+
+def test_push_to_talk_types_what_was_heard_and_leds_follow(rig_factory):
+    rig = rig_factory("push_to_talk")
+    rig.wait(State.READY)
+    assert rig.leds is not None and rig.leds.current == PATTERNS["ready"]
+    assert rig.rgb() == (0, 1, 0)  # steady green
+    rig.press()
+    rig.wait(State.RECORDING)
+    assert rig.rgb() == (1, 0, 0)  # red on while recording
+    wait_for(lambda: (rig.bus.last(Topic.LEVEL) or SimpleNamespace(value=0)).value > 0.3)
+    time.sleep(0.3)
+    rig.release()
+    wait_for(lambda: rig.host.text == SENTENCE, what="typed text")
+    rig.wait(State.READY)
+    assert rig.entered()[-4:] == [State.RECORDING, State.TRANSCRIBING, State.TYPING, State.READY]
+    assert rig.host.reports[-1] == bytes(8)
+    assert rig.engine.heard[0] > 16000 * 0.3 / 2  # the audio reached the engine
+    assert rig.rgb() == (0, 1, 0)
+
+
+def test_toggle_mode_press_to_start_press_to_stop(rig_factory):
+    rig = rig_factory("toggle")
+    rig.wait(State.READY)
+    rig.click()
+    time.sleep(0.3)
+    assert rig.daemon.state is State.RECORDING  # release does not stop it in toggle mode
+    rig.click()
+    wait_for(lambda: rig.host.text == SENTENCE, what="typed text")
+    rig.wait(State.READY)
+    assert rig.entered()[-4:] == [State.RECORDING, State.TRANSCRIBING, State.TYPING, State.READY]
+
+
+@pytest.mark.parametrize("mode", ["push_to_talk", "toggle"])
+def test_long_press_cancels_the_recording(rig_factory, mode):
+    rig = rig_factory(mode)
+    rig.wait(State.READY)
+    if mode == "toggle":
+        rig.click()
+        rig.wait(State.RECORDING)
+        time.sleep(0.2)
+    rig.press()
+    rig.wait(State.RECORDING)
+    time.sleep(0.8)  # > hold_s: long press
+    rig.wait(State.READY)
+    rig.release()
+    time.sleep(0.3)
+    assert rig.daemon.state is State.READY
+    assert rig.host.text == "" and rig.host.reports == []
+    assert State.TYPING not in rig.entered()
+
+
+def test_long_press_while_transcribing_types_nothing(rig_factory):
+    rig = rig_factory("toggle", engine=FakeEngine(delay=1.5))
+    rig.wait(State.READY)
+    rig.click()
+    time.sleep(0.2)
+    rig.click()
+    rig.wait(State.TRANSCRIBING)
+    rig.press()
+    time.sleep(0.8)
+    rig.release()
+    rig.wait(State.READY)
+    time.sleep(1.2)  # the slow engine finishes: its result must be dropped
+    assert rig.host.text == ""
+    assert State.TYPING not in rig.entered()
+
+
+def test_press_while_typing_stops_cleanly(rig_factory):
+    long_text = " ".join(["word"] * 200)
+    rig = rig_factory("push_to_talk", engine=FakeEngine(long_text), char_delay=0.002)
+    rig.wait(State.READY)
+    rig.click(0.2)
+    rig.wait(State.TYPING)
+    time.sleep(0.15)
+    rig.click()
+    rig.wait(State.READY)
+    time.sleep(0.3)
+    typed = rig.host.text
+    assert 0 < len(typed) < len(long_text)
+    assert long_text.startswith(typed)
+    assert rig.host.reports[-1] == bytes(8)  # every key up
+    n = len(rig.host.reports)
+    time.sleep(0.3)
+    assert len(rig.host.reports) == n  # nothing more typed
+    # the stopping press did not start a new recording
+    assert rig.entered().count(State.RECORDING) == 1
+
+
+def test_maximum_recording_time_warns_then_stops(rig_factory):
+    rig = rig_factory("toggle", max_s=1.5, warn_s=1.0)
+    rig.wait(State.READY)
+    rig.click()
+    rig.wait(State.RECORDING)
+    wait_for(lambda: rig.warnings, 2.0, "warning")
+    assert rig.warnings[0] == "Stops in 1 s"
+    assert rig.leds is not None and rig.leds.current == PATTERNS["warning"]
+    wait_for(lambda: rig.host.text == SENTENCE, 5.0, "typed after the maximum")
+    rig.wait(State.READY)
+    elapsed = rig.bus.last(Topic.ELAPSED)
+    assert elapsed is not None and 1.0 <= elapsed.value <= 1.6
+
+
+def test_errors_are_shown_and_recovered_from(rig_factory):
+    world = World()
+    world.mic_present = False
+    world.gadget_present = False
+    rig = rig_factory(world=world)
+    rig.wait(State.ERROR)
+    assert rig.states[-1] == (State.ERROR, "No microphone")
+    assert rig.leds is not None and rig.leds.current == PATTERNS["error"]
+    world.mic_present = True
+    wait_for(lambda: rig.states[-1] == (State.ERROR, "USB gadget not set up"))
+    world.gadget_present = True
+    rig.wait(State.READY)
+    # host unplugged while idle, and back
+    world.host_connected = False
+    wait_for(lambda: rig.states[-1] == (State.ERROR, "Host not connected"))
+    assert rig.bus.last(Topic.HOST).value is False  # type: ignore[union-attr]
+    rig.click()  # a press in an error state does nothing harmful
+    world.host_connected = True
+    rig.wait(State.READY)
+    # microphone pulled while recording: error, then back when it returns
+    rig.press()
+    rig.wait(State.RECORDING)
+    world.mic_present = False
+    wait_for(lambda: rig.states[-1] == (State.ERROR, "No microphone"))
+    rig.release()
+    world.mic_present = True
+    rig.wait(State.READY)
+    assert rig.host.text == ""
+    # and it works again
+    rig.click(0.2)
+    wait_for(lambda: rig.host.text == SENTENCE, what="typed after recovery")
+
+
+def test_host_gone_while_typing_releases_and_reports(rig_factory):
+    world = World()
+    rig = rig_factory(world=world, engine=FakeEngine(" ".join(["word"] * 100)), char_delay=0.002)
+    rig.wait(State.READY)
+    rig.click(0.2)
+    rig.wait(State.TYPING)
+    world.host_connected = False
+    wait_for(lambda: rig.states[-1] == (State.ERROR, "Host not connected"))
+    world.host_connected = True
+    rig.wait(State.READY)
+
+
+def test_sigterm_while_typing_leaves_no_key_down_and_exits_0():
+    """A real SIGTERM to this process while the typist is mid-sentence."""
+    long_text = " ".join(["word"] * 300)
+    rig = Rig("push_to_talk", engine=FakeEngine(long_text), char_delay=0.002)
+    device = dummy(width=128, height=64, mode="1")
+    oled = Oled(device, dim_after_s=0)
+    rig.bus.subscribe(oled)
+
+    def operator() -> None:
+        wait_for(lambda: rig.daemon.state is State.READY)
+        rig.click(0.2)
+        wait_for(lambda: rig.daemon.state is State.TYPING)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=operator, daemon=True).start()
+    try:
+        rc = rig.daemon.run()  # main thread: installs the SIGTERM handler
+    finally:
+        rig.close()
+    assert rc == 0
+    assert 0 < len(rig.host.text) < len(long_text)
+    assert rig.host.reports[-1] == bytes(8)
+    assert rig.daemon.state is State.STOPPED
+    assert oled.model.state is State.STOPPED  # the display shows "Stopped"
+    assert "STOPPING=1" in rig.daemon.notifier.sent[-2]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(
+        signal.getsignal(signal.SIGTERM)
+    )
+
+
+def test_sd_notify_ready_only_when_the_model_is_warm(tmp_path, monkeypatch):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "300000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    rig = Rig(notifier=Notifier()).start()
+    try:
+        messages: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum("WATCHDOG=1" in m for m in messages) < 3:
+            messages.append(sock.recv(4096).decode())
+        progress = rig.bus.last(Topic.PROGRESS)
+        assert progress is not None and progress.value == 1.0
+        ready = [i for i, m in enumerate(messages) if "READY=1" in m]
+        assert len(ready) == 1
+        assert any("STATUS=starting" in m for m in messages[: ready[0]])
+        assert sum("WATCHDOG=1" in m for m in messages) >= 3
+    finally:
+        rig.close()
+        sock.close()
+
+
+def test_broken_config_exits_non_zero_with_the_message_on_stderr(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("audio:\n  rate: 5\n")
+    env = dict(os.environ, JOURNAL_STREAM="")
+    proc = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", "--config", str(bad), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.returncode != 0
+    assert "audio.rate" in proc.stderr and "out of range" in proc.stderr
+    assert proc.stdout == ""
