@@ -77,6 +77,10 @@ class Typist(Protocol):
     def release_all(self) -> None: ...
 
 
+class HostGone(OSError):
+    """The typist reported that the host stopped taking reports."""
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str  # no_microphone, no_gadget, no_host, model
@@ -305,6 +309,12 @@ class Daemon:
             if self.problem is not None:
                 log.info("recovered from: %s", self.problem.reason)
             self.problem = None
+            pending = getattr(self.typist, "pending", "") if self.engine is not None else ""
+            if pending and self.state is State.ERROR:
+                log.info("host is back: typing %d kept characters", len(pending))
+                self._gen += 1
+                self._start_typing(self._gen, [])  # the typist types its pending text first
+                return
             self._ready()
 
     def _check_microphone(self) -> Problem | None:
@@ -371,6 +381,8 @@ class Daemon:
         log.error("typing failed: %s", error)
         self._release_keys()
         host = self._check_host()
+        if host is None and isinstance(error, HostGone):
+            host = Problem("no_host", "Host not connected", "The computer stopped listening.")
         if host is not None:
             self._error(host)
         else:
@@ -483,14 +495,22 @@ class Daemon:
 
         def work() -> None:
             error: BaseException | None = None
-            typed = ""
             try:
-                for piece in chunks(items):
-                    if self._typing_stop.is_set():
-                        break
-                    typist.type(piece)
-                    typed += "".join(_item_text(i) for i in piece)
-                    self.bus.publish(Topic.TEXT, typed)
+                if hasattr(typist, "cancel"):
+                    # appliance.hid.Typist: one call (Caps Lock handled once), cancel() stops it
+                    # after the current character; it publishes TEXT itself.
+                    self.bus.publish(Topic.TEXT, "".join(_item_text(i) for i in items))
+                    result = typist.type(items)
+                    if getattr(result, "host_absent", False):
+                        error = HostGone("the USB host stopped taking key reports")
+                else:
+                    typed = ""
+                    for piece in chunks(items):
+                        if self._typing_stop.is_set():
+                            break
+                        typist.type(piece)
+                        typed += "".join(_item_text(i) for i in piece)
+                        self.bus.publish(Topic.TEXT, typed)
             except BaseException as exc:
                 error = exc
             finally:
@@ -503,6 +523,9 @@ class Daemon:
 
     def _stop_typing(self, timeout_s: float = 5.0) -> None:
         self._typing_stop.set()
+        cancel = getattr(self.typist, "cancel", None)
+        if cancel is not None:
+            cancel()
         thread = self._typing_thread
         if thread is not None:
             thread.join(timeout=timeout_s)
@@ -590,18 +613,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def real_typist_factory(cfg: Config) -> Callable[[], Typist]:
-    """Opens the HID gadget device and the host layout (appliance.hid)."""
+def real_typist_factory(cfg: Config, bus: StatusBus | None = None) -> Callable[[], Typist]:
+    """Opens the HID gadget device with the host's layout (appliance.hid.Typist)."""
 
     def make() -> Typist:
         if not Path(cfg.hid.device).exists():
-            raise FileNotFoundError(2, "No such file", cfg.hid.device)
-        from appliance import hid
+            raise FileNotFoundError(2, "No such file or directory", cfg.hid.device)
+        from appliance.hid import Typist as HidTypist
 
-        opener = getattr(hid, "open_typist", None)
-        if opener is not None:
-            return opener(cfg.hid)  # type: ignore[no-any-return,unused-ignore]
-        return hid.Typist(hid.HidgDevice(cfg.hid), hid.load_layout(cfg.hid.layout))  # type: ignore[attr-defined]
+        return HidTypist.from_config(cfg.hid, bus=bus)
 
     return make
 
@@ -624,7 +644,7 @@ def build(cfg: Config, bus: StatusBus, notifier: Notifier) -> Daemon:
         bus,
         load_engine=load_engine,
         audio_factory=audio_factory,
-        typist_factory=real_typist_factory(cfg),
+        typist_factory=real_typist_factory(cfg, bus),
         notifier=notifier,
     )
 

@@ -31,6 +31,7 @@ from appliance.audio import level_of, load_audio
 from appliance.config import Config, with_overrides
 from appliance.daemon import Daemon, chunks
 from appliance.errors import MicrophoneError
+from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
 from appliance.status import State, StatusBus, Topic
 from appliance.ui.button import Button
@@ -168,57 +169,17 @@ class FakeEngine:
         return s
 
 
-_US = {c: (0, 0x04 + i) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
-_US.update({c.upper(): (0x02, u) for c, (_, u) in list(_US.items())})
-_US.update({" ": (0, 0x2C), ".": (0, 0x37), ",": (0, 0x36), "\n": (0, 0x28)})
-_US.update({str(d): (0, 0x1E + (d - 1) % 10) for d in range(10)})
-_DECODE = {v: k for k, v in _US.items()}
-
-
-class FakeHost:
-    """A USB host decoding boot-keyboard reports (us layout, enough for these sentences)."""
+class Host(VirtualHost):
+    """The virtual USB host (decodes reports with the host layout) that can be unplugged."""
 
     def __init__(self, world: World):
+        super().__init__("us")
         self.world = world
-        self.reports: list[bytes] = []
-        self.text = ""
-        self._down: set[int] = set()
-        self.lock = threading.Lock()
 
-    def write(self, report: bytes) -> None:
+    def write(self, report: bytes) -> int:
         if not self.world.host_connected:
-            raise OSError(errno.ESHUTDOWN, "Cannot send after transport endpoint shutdown")
-        assert len(report) == 8
-        with self.lock:
-            self.reports.append(bytes(report))
-            keys = {k for k in report[2:] if k}
-            for k in keys - self._down:
-                self.text += _DECODE.get((report[0], k), "?")
-            self._down = keys
-
-    @property
-    def keys_down(self) -> set[int]:
-        return set(self._down) | ({-1} if self.reports and self.reports[-1][0] else set())
-
-
-class FakeTypist:
-    def __init__(self, host: FakeHost, char_delay: float = 0.0):
-        self.host = host
-        self.char_delay = char_delay
-
-    def type(self, items: Any) -> None:
-        for item in items:
-            for ch in item if isinstance(item, str) else "\n":
-                mod, usage = _US[ch]
-                if mod:
-                    self.host.write(bytes([mod, 0, 0, 0, 0, 0, 0, 0]))
-                self.host.write(bytes([mod, 0, usage, 0, 0, 0, 0, 0]))
-                self.host.write(bytes(8))
-                if self.char_delay:
-                    time.sleep(self.char_delay)
-
-    def release_all(self) -> None:
-        self.host.write(bytes(8))
+            raise HostAbsent(errno.ESHUTDOWN, "Cannot send after transport endpoint shutdown")
+        return super().write(report)
 
 
 # --------------------------------------------------------------------------- harness
@@ -251,7 +212,7 @@ class Rig:
         self.warnings: list[str] = []
         self.bus.subscribe(self._record, replay=False)
         self.engine = engine or FakeEngine()
-        self.host = FakeHost(self.world)
+        self.host = Host(self.world)
         self.char_delay = char_delay
         self.leds = open_leds(self.cfg.leds, self.bus, factory=self.factory)
         self.daemon = Daemon(
@@ -282,10 +243,10 @@ class Rig:
             time.sleep(0.01)
         return self.engine
 
-    def _typist(self) -> FakeTypist:
+    def _typist(self) -> Typist:
         if not self.world.gadget_present:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/dev/hidg0")
-        return FakeTypist(self.host, self.char_delay)
+        return Typist(self.host, "us", bus=self.bus, report_delay_s=self.char_delay)
 
     def start(self) -> Rig:
         def main() -> None:
@@ -424,7 +385,7 @@ def test_long_press_while_transcribing_types_nothing(rig_factory):
 
 def test_press_while_typing_stops_cleanly(rig_factory):
     long_text = " ".join(["word"] * 200)
-    rig = rig_factory("push_to_talk", engine=FakeEngine(long_text), char_delay=0.002)
+    rig = rig_factory("push_to_talk", engine=FakeEngine(long_text), char_delay=0.001)
     rig.wait(State.READY)
     rig.click(0.2)
     rig.wait(State.TYPING)
@@ -435,7 +396,7 @@ def test_press_while_typing_stops_cleanly(rig_factory):
     typed = rig.host.text
     assert 0 < len(typed) < len(long_text)
     assert long_text.startswith(typed)
-    assert rig.host.reports[-1] == bytes(8)  # every key up
+    assert rig.host.reports[-1] == bytes(8) and not rig.host.keys_down  # every key up
     n = len(rig.host.reports)
     time.sleep(0.3)
     assert len(rig.host.reports) == n  # nothing more typed
@@ -492,20 +453,26 @@ def test_errors_are_shown_and_recovered_from(rig_factory):
 
 def test_host_gone_while_typing_releases_and_reports(rig_factory):
     world = World()
-    rig = rig_factory(world=world, engine=FakeEngine(" ".join(["word"] * 100)), char_delay=0.002)
+    text = " ".join(["word"] * 100)
+    rig = rig_factory(world=world, engine=FakeEngine(text), char_delay=0.001)
     rig.wait(State.READY)
     rig.click(0.2)
     rig.wait(State.TYPING)
+    time.sleep(0.1)
     world.host_connected = False
     wait_for(lambda: rig.states[-1] == (State.ERROR, "Host not connected"))
+    assert 0 < len(rig.host.text) < len(text)
     world.host_connected = True
+    # the text kept while the host was away is typed when it returns, then ready
+    wait_for(lambda: rig.host.text == text, 10, "the rest typed after the host returned")
     rig.wait(State.READY)
+    assert not rig.host.keys_down
 
 
 def test_sigterm_while_typing_leaves_no_key_down_and_exits_0():
     """A real SIGTERM to this process while the typist is mid-sentence."""
     long_text = " ".join(["word"] * 300)
-    rig = Rig("push_to_talk", engine=FakeEngine(long_text), char_delay=0.002)
+    rig = Rig("push_to_talk", engine=FakeEngine(long_text), char_delay=0.001)
     device = dummy(width=128, height=64, mode="1")
     oled = Oled(device, dim_after_s=0)
     rig.bus.subscribe(oled)
@@ -524,7 +491,7 @@ def test_sigterm_while_typing_leaves_no_key_down_and_exits_0():
         rig.close()
     assert rc == 0
     assert 0 < len(rig.host.text) < len(long_text)
-    assert rig.host.reports[-1] == bytes(8)
+    assert rig.host.reports[-1] == bytes(8) and not rig.host.keys_down
     assert rig.daemon.state is State.STOPPED
     assert oled.model.state is State.STOPPED  # the display shows "Stopped"
     assert "STOPPING=1" in rig.daemon.notifier.sent[-2]
