@@ -25,6 +25,8 @@ from appliance.errors import ModelError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+HOP = 160  # samples per mel frame
+FULL_WINDOW = 3000  # mel frames in Whisper's 30-second window
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Transcriber:
         self.cfg = cfg
         self.model_dir = Path(model_dir)
         self._lock = threading.Lock()
+        self._tokenizers: dict[str, Any] = {}
         report = progress or (lambda fraction, what: None)
         report(0.05, "loading libraries")
         from faster_whisper import WhisperModel
@@ -145,21 +148,94 @@ class Transcriber:
         }
 
     def _decode(self, audio: np.ndarray, language: str) -> tuple[list[str], list[tuple[str, str]]]:
-        options = self.decode_options(len(audio) / SAMPLE_RATE)
-        segments, _info = self.model.transcribe(audio, language=language, **options)
         kept: list[str] = []
         dropped: list[tuple[str, str]] = []
-        for seg in segments:
-            text = seg.text.strip()
+        for text, no_speech_prob, avg_logprob in self.decode_segments(audio, language):
             if not text:
                 continue
-            reason = reject_reason(self.cfg, text, seg.no_speech_prob, seg.avg_logprob)
+            reason = reject_reason(self.cfg, text, no_speech_prob, avg_logprob)
             if reason:
                 log.info("dropped %r: %s", text, reason)
                 dropped.append((text, reason))
             else:
                 kept.append(text)
         return kept, dropped
+
+    def decode_segments(
+        self, audio: np.ndarray, language: str, *, encoder_frames: int | None = None
+    ) -> list[tuple[str, float, float]]:
+        """(text, no-speech probability, average log-probability) per decoded window.
+
+        Audio that fits one window is decoded with the encoder input sized to the audio
+        (see ``encoder_frames_for``); longer audio goes through faster-whisper's own
+        30-second windowing.
+        """
+        content_frames = len(audio) // HOP
+        if content_frames >= FULL_WINDOW or self.cfg.encoder_window == "full":
+            options = self.decode_options(len(audio) / SAMPLE_RATE)
+            segments, _info = self.model.transcribe(audio, language=language, **options)
+            return [(s.text.strip(), s.no_speech_prob, s.avg_logprob) for s in segments]
+        frames = encoder_frames or self.encoder_frames_for(content_frames)
+        return [self._decode_window(audio, language, frames)]
+
+    def encoder_frames_for(self, content_frames: int) -> int:
+        """The encoder input length (mel frames, 100 per second) for a piece of audio."""
+        if self.cfg.encoder_window == "full":
+            return FULL_WINDOW
+        margin = int(self.cfg.encoder_margin_s * 100)
+        floor = int(self.cfg.encoder_min_s * 100)
+        return min(FULL_WINDOW, max(floor, content_frames + margin))
+
+    def _decode_window(
+        self, audio: np.ndarray, language: str, frames: int
+    ) -> tuple[str, float, float]:
+        """One greedy/beam decode with the encoder input padded to ``frames``, not 3000.
+
+        Mirrors faster-whisper's generate_with_fallback at temperature 0 (same prompt,
+        suppressed tokens and score recovery), so only the window length differs.
+        """
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        features = self.model.feature_extractor(audio)
+        content = features[:, : features.shape[-1] - 1]
+        encoder_output = self.model.encode(pad_or_trim(content, frames))
+        tokenizer = self._tokenizer(language)
+        previous = tokenizer.encode(" " + self.cfg.prompt.strip()) if self.cfg.prompt else []
+        prompt = self.model.get_prompt(
+            tokenizer, previous, without_timestamps=True, hotwords=self.cfg.hotwords or None
+        )
+        max_new = self.decode_options(len(audio) / SAMPLE_RATE)["max_new_tokens"]
+        result = self.model.model.generate(
+            encoder_output,
+            [prompt],
+            beam_size=self.cfg.beam_size,
+            patience=1,
+            length_penalty=1,
+            max_length=min(len(prompt) + max_new, self.model.max_length),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            max_initial_timestamp_index=50,
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        return tokenizer.decode(tokens).strip(), float(result.no_speech_prob), float(avg_logprob)
+
+    def _tokenizer(self, language: str) -> Any:
+        from faster_whisper.tokenizer import Tokenizer
+
+        cached = self._tokenizers.get(language)
+        if cached is None:
+            cached = Tokenizer(
+                self.model.hf_tokenizer,
+                self.model.model.is_multilingual,
+                task="transcribe",
+                language=language,
+            )
+            self._tokenizers[language] = cached
+        return cached
 
 
 def reject_reason(cfg: AsrConfig, text: str, no_speech_prob: float, avg_logprob: float) -> str:

@@ -113,7 +113,8 @@ def cmd_model_verify(args: argparse.Namespace) -> int:
 
 def type_into_virtual_host(items: list[Any], layout: str) -> tuple[str, int, float]:
     """Type items through the real typist into a virtual host: (host text, reports, seconds)."""
-    from appliance.hid import Typist, VirtualHost, load_layout  # type: ignore[attr-defined]
+    from appliance.hid import VirtualHost, load_layout
+    from appliance.hid.typist import Typist
 
     host = VirtualHost(layout)
     typist = Typist(host, load_layout(layout))

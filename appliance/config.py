@@ -137,6 +137,24 @@ class AsrConfig:
         "Phrases Whisper invents on noise. A segment that is only such a phrase is dropped "
         "when the model is also unsure about it (never on the list alone).",
     )
+    encoder_window: Literal["fit", "full"] = _opt(
+        "fit",
+        "fit: size Whisper's encoder input to the audio plus a margin (much faster for short "
+        "dictations); full: always the 30-second window, as faster-whisper does.",
+        choices=["fit", "full"],
+    )
+    encoder_margin_s: float = _opt(
+        3.0,
+        "With encoder_window fit: silence added after the audio (too little raises errors).",
+        min=0.0,
+        max=30.0,
+    )
+    encoder_min_s: float = _opt(
+        10.0,
+        "With encoder_window fit: the encoder input is never shorter than this.",
+        min=1.0,
+        max=30.0,
+    )
     max_tokens_per_second: float = _opt(
         12.0,
         "Cap on decoded tokens per second of audio (stops repetition loops).",

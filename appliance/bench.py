@@ -1,0 +1,276 @@
+"""`stt-keyboard bench`: how long the user waits after letting go of the button.
+
+Each recording is played in real time through the full pipeline, as if spoken while the
+button is held; the button is released at its end. The baseline runs in the same process,
+on the same recordings, model and threads: record everything, then faster-whisper's
+``transcribe()`` with its defaults, then type. Both type through the real typist into a
+virtual host paced like a full-speed USB interrupt endpoint (one report per millisecond), so
+typing time counts the same for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.config import Config
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "speech" / "manifest.tsv"
+
+
+@dataclass
+class Timed:
+    """Release -> first and last keystroke for one recording, and what was typed."""
+
+    typed: str
+    first_key_s: float
+    last_key_s: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+class PacedHost:
+    """A virtual host that takes one report per interval, stamping each write."""
+
+    def __init__(self, layout: str, interval_s: float):
+        from appliance.hid import VirtualHost
+
+        self.host = VirtualHost(layout)
+        self.interval_s = interval_s
+        self.first: float | None = None
+        self.last: float | None = None
+        self._next = 0.0
+
+    def write(self, report: bytes) -> int:
+        now = time.perf_counter()
+        if now < self._next:
+            time.sleep(self._next - now)
+            now = time.perf_counter()
+        self._next = now + self.interval_s
+        written = self.host.write(report)
+        self.last = now
+        # The first keystroke is the first report that presses something.
+        if self.first is None and any(report):
+            self.first = now
+        return written
+
+    def read_leds(self) -> int | None:
+        return self.host.read_leds()
+
+    @property
+    def text(self) -> str:
+        return self.host.text
+
+
+def read_manifest(path: Path, language: str) -> list[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    items = []
+    for row in rows:
+        if language != "all" and row["language"] != language:
+            continue
+        items.append(
+            {
+                "path": path.parent / row["path"],
+                "language": row["language"],
+                "reference": row["reference_text"],
+            }
+        )
+    return items
+
+
+def type_timed(items: Sequence[Any], layout: str, interval_s: float, release: float) -> Timed:
+    from appliance.hid import load_layout
+    from appliance.hid.typist import Typist
+
+    host = PacedHost(layout, interval_s)
+    t0 = time.perf_counter()
+    Typist(host, load_layout(layout)).type(list(items))
+    type_s = time.perf_counter() - t0
+    end = host.last if host.last is not None else time.perf_counter()
+    first = host.first if host.first is not None else end
+    return Timed(host.text, first - release, end - release, {"type_s": type_s})
+
+
+def run_pipeline(
+    pipeline: Any, audio: np.ndarray, cfg: Config, realtime: bool, interval_s: float
+) -> Timed:
+    from appliance.audio import SAMPLE_RATE, iter_blocks
+
+    pipeline.shaper.reset()
+    session = pipeline.start()
+    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
+    start = time.perf_counter()
+    for i, chunk in enumerate(iter_blocks(audio, block)):
+        if realtime:
+            delay = start + (i + 1) * block / SAMPLE_RATE - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        session.feed(chunk)
+    release = time.perf_counter()
+    result = session.finish()
+    timed = type_timed(result.items, cfg.hid.layout, interval_s, release)
+    timed.stages.update(result.timings)
+    return timed
+
+
+def run_baseline(
+    model: Any, audio: np.ndarray, language: str, cfg: Config, interval_s: float
+) -> Timed:
+    from appliance.text import clean
+
+    release = time.perf_counter()
+    segments, _ = model.transcribe(audio, language=language)  # library defaults
+    text = clean(" ".join(s.text.strip() for s in segments))
+    asr_s = time.perf_counter() - release
+    timed = type_timed([text] if text else [], cfg.hid.layout, interval_s, release)
+    timed.stages["asr_s"] = asr_s
+    return timed
+
+
+def wer(references: list[str], hypotheses: list[str]) -> float:
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    return float(jiwer.wer([norm(r) for r in references], [norm(h) for h in hypotheses]))
+
+
+def summarise(runs: list[Timed], refs: list[str]) -> dict[str, Any]:
+    stage_names = sorted({k for r in runs for k in r.stages})
+    return {
+        "release_to_last_key_median_s": statistics.median(r.last_key_s for r in runs),
+        "release_to_first_key_median_s": statistics.median(r.first_key_s for r in runs),
+        "release_to_last_key_p90_s": float(np.percentile([r.last_key_s for r in runs], 90)),
+        "wer": wer(refs, [r.typed for r in runs]),
+        "stage_medians_s": {
+            k: statistics.median(r.stages.get(k, 0.0) for r in runs) for k in stage_names
+        },
+    }
+
+
+def benchmark(
+    cfg: Config,
+    manifest: Path,
+    *,
+    language: str = "en",
+    limit: int | None = None,
+    realtime: bool = True,
+    interval_s: float = 0.001,
+    progress: bool = True,
+) -> dict[str, Any]:
+    from appliance.audio import SAMPLE_RATE, load_audio
+    from appliance.pipeline import Pipeline
+
+    items = read_manifest(manifest, language)[:limit]
+    if not items:
+        raise SystemExit(f"bench: no recordings with language {language!r} in {manifest}")
+    t0 = time.perf_counter()
+    pipeline = Pipeline.load(cfg)
+    load_s = time.perf_counter() - t0
+    ours: list[Timed] = []
+    theirs: list[Timed] = []
+    audio_s = 0.0
+    for n, item in enumerate(items, 1):
+        audio = load_audio(item["path"])
+        audio_s += len(audio) / SAMPLE_RATE
+        lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
+        ours.append(run_pipeline(pipeline, audio, cfg, realtime, interval_s))
+        theirs.append(run_baseline(pipeline.transcriber.model, audio, lang, cfg, interval_s))
+        if progress:
+            print(
+                f"[{n:3}/{len(items)}] {item['path'].name:28} "
+                f"pipeline {ours[-1].last_key_s:6.2f} s  baseline {theirs[-1].last_key_s:6.2f} s",
+                flush=True,
+            )
+    refs = [i["reference"] for i in items]
+    asr_total = sum(r.stages.get("asr_s", 0.0) for r in ours)
+    return {
+        "pipeline": summarise(ours, refs),
+        "baseline": summarise(theirs, refs),
+        "recordings": len(items),
+        "audio_s": audio_s,
+        "real_time_factor": asr_total / audio_s if audio_s else 0.0,
+        "model_load_s": load_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "model": str(pipeline.model_dir),
+        "threads": cfg.asr.threads,
+        "encoder_window": cfg.asr.encoder_window,
+        "realtime": realtime,
+        "report_interval_ms": interval_s * 1000,
+    }
+
+
+def print_table(out: dict[str, Any]) -> None:
+    p, b = out["pipeline"], out["baseline"]
+
+    def row(label: str, key: str, fmt: str = "{:8.2f} s") -> None:
+        ratio = b[key] / p[key] if p[key] else float("inf")
+        print(f"{label:32} {fmt.format(p[key]):>12} {fmt.format(b[key]):>12} {ratio:8.1f}x")
+
+    print()
+    print(
+        f"model {out['model']}, {out['threads']} threads, {out['recordings']} recordings, "
+        f"{out['audio_s']:.0f} s of speech, encoder window: {out['encoder_window']}"
+    )
+    print(f"{'':32} {'pipeline':>12} {'baseline':>12} {'ratio':>9}")
+    row("release -> last key (median)", "release_to_last_key_median_s")
+    row("release -> first key (median)", "release_to_first_key_median_s")
+    row("release -> last key (p90)", "release_to_last_key_p90_s")
+    print(
+        f"{'WER of typed text':32} {p['wer']:11.2%} {b['wer']:12.2%}"
+        f"  ({(p['wer'] - b['wer']) * 100:+.2f} points)"
+    )
+    for stage, value in p["stage_medians_s"].items():
+        print(f"{'  pipeline ' + stage + ' (median)':32} {value:10.3f} s")
+    print(f"{'real-time factor (model)':32} {out['real_time_factor']:12.3f}")
+    print(f"{'peak resident memory':32} {out['peak_rss_mb']:10.0f} MB")
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="latency and WER: pipelined dictation against faster-whisper defaults"
+    )
+    p.add_argument(
+        "--manifest",
+        default=str(DEFAULT_MANIFEST),
+        help="TSV with path, language, reference_text (paths relative to it)",
+    )
+    p.add_argument("--json", dest="json_out", help="also write the results to this file")
+    p.add_argument("--only-language", default="en", help="recordings of this language, or 'all'")
+    p.add_argument("--limit", type=int, help="only the first N recordings")
+    p.add_argument("--fast", action="store_true", help="feed audio as fast as possible")
+    p.add_argument(
+        "--report-interval-ms",
+        type=float,
+        default=1.0,
+        help="host poll interval (1 ms = full-speed USB)",
+    )
+    p.add_argument("--model", help="model name or directory (overrides asr.model)")
+    p.add_argument("--threads", type=int, help="CPU threads (overrides asr.threads)")
+    p.add_argument("--layout", help="host keyboard layout")
+    return p
+
+
+def run(args: argparse.Namespace, cfg: Config) -> int:
+    out = benchmark(
+        cfg,
+        Path(args.manifest),
+        language=args.only_language,
+        limit=args.limit,
+        realtime=not args.fast,
+        interval_s=args.report_interval_ms / 1000,
+    )
+    print_table(out)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    return 0
