@@ -1,0 +1,97 @@
+#!/bin/sh
+# Remove STT Keyboard: units, udev rule, program, config.txt/modules blocks, user.
+#
+#   sudo sh scripts/uninstall.sh [--purge] [--keep-user]
+#   sh scripts/uninstall.sh --root DIR [--purge]   # a scratch root, as scripts/install.sh
+#
+# Keeps /etc/stt-keyboard (your config) and /var/lib/stt-keyboard (models) unless --purge.
+set -eu
+
+PROG=stt-keyboard-uninstall
+ROOT=""
+PURGE=0
+KEEP_USER=0
+BEGIN="# >>> stt-keyboard (managed by scripts/install.sh; remove with scripts/uninstall.sh)"
+END="# <<< stt-keyboard"
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) [ $# -ge 2 ] || { echo "$PROG: --root needs a directory" >&2; exit 2; }; ROOT=$2; shift ;;
+        --root=*) ROOT=${1#--root=} ;;
+        --purge) PURGE=1 ;;
+        --keep-user) KEEP_USER=1 ;;
+        -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "$PROG: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ -n "$ROOT" ]; then
+    ROOT=$(cd "$ROOT" && pwd)
+else
+    [ "$(id -u)" -eq 0 ] || { echo "$PROG: run as root" >&2; exit 1; }
+fi
+PLAN="$ROOT/var/lib/stt-keyboard-install/uninstall-plan.txt"
+mkdir -p "$(dirname "$PLAN")"
+: >"$PLAN"
+
+act() {
+    if [ -n "$ROOT" ]; then
+        echo "$*" >>"$PLAN"
+    else
+        "$@" || true
+    fi
+}
+
+drop_block() {
+    [ -f "$1" ] || return 0
+    tmp="$1.stt-keyboard.tmp"
+    awk -v b="$BEGIN" -v e="$END" '$0==b{skip=1;next} skip&&$0==e{skip=0;next} !skip' "$1" |
+        awk '{l[NR]=$0} END{n=NR; while(n>0 && l[n]=="") n--; for(i=1;i<=n;i++) print l[i]}' >"$tmp"
+    cat "$tmp" >"$1"
+    rm -f "$tmp"
+}
+
+echo "==> stopping and disabling the services"
+act systemctl disable --now stt-keyboard.service stt-keyboard-gadget.service
+rm -f "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard.service" \
+    "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-gadget.service" \
+    "$ROOT/etc/systemd/system/stt-keyboard.service" \
+    "$ROOT/etc/systemd/system/stt-keyboard-gadget.service" \
+    "$ROOT/etc/udev/rules.d/99-stt-keyboard.rules" \
+    "$ROOT/usr/local/sbin/stt-keyboard-gadget" \
+    "$ROOT/usr/local/bin/stt-keyboard"
+act systemctl daemon-reload
+act udevadm control --reload-rules
+
+echo "==> removing /opt/stt-keyboard"
+rm -rf "$ROOT/opt/stt-keyboard"
+
+echo "==> USB device mode and I²C lines out of config.txt and /etc/modules"
+for boot in "$ROOT/boot/firmware/config.txt" "$ROOT/boot/config.txt"; do
+    drop_block "$boot"
+done
+drop_block "$ROOT/etc/modules"
+
+if [ "$KEEP_USER" = 0 ]; then
+    echo "==> user stt-keyboard and group stt-hid"
+    if [ -n "$ROOT" ]; then
+        for f in "$ROOT/etc/passwd" "$ROOT/etc/group"; do
+            [ -f "$f" ] || continue
+            grep -v -e '^stt-keyboard:' -e '^stt-hid:' "$f" >"$f.tmp" || true
+            cat "$f.tmp" >"$f"
+            rm -f "$f.tmp"
+        done
+    else
+        id stt-keyboard >/dev/null 2>&1 && userdel stt-keyboard
+        getent group stt-hid >/dev/null && groupdel stt-hid
+        getent group stt-keyboard >/dev/null && groupdel stt-keyboard
+    fi
+fi
+
+if [ "$PURGE" = 1 ]; then
+    echo "==> purging /etc/stt-keyboard and /var/lib/stt-keyboard"
+    rm -rf "$ROOT/etc/stt-keyboard" "$ROOT/var/lib/stt-keyboard"
+else
+    echo "kept: /etc/stt-keyboard (config) and /var/lib/stt-keyboard (models); --purge removes them"
+fi
+echo "STT Keyboard removed. Reboot to leave USB device mode."

@@ -1,0 +1,194 @@
+"""scripts/install.sh and uninstall.sh against a scratch root, twice; shellcheck-clean."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from appliance.config import Config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL = ROOT / "scripts" / "install.sh"
+UNINSTALL = ROOT / "scripts" / "uninstall.sh"
+
+PI_OS_CONFIG_TXT = """\
+# For more options and information see
+# http://rptl.io/configtxt
+#dtparam=i2c_arm=on
+dtparam=audio=on
+camera_auto_detect=1
+display_auto_detect=1
+auto_initramfs=1
+dtoverlay=vc4-kms-v3d
+max_framebuffers=2
+disable_fw_kms_setup=1
+arm_64bit=1
+disable_overscan=1
+arm_boost=1
+
+[cm4]
+otg_mode=1
+
+[cm5]
+dtoverlay=dwc2,dr_mode=host
+
+[all]
+"""
+
+
+def ensure_tool(tool: str, package: str) -> str:
+    """The tool's path; installed with apt-get when missing. Never skips: fails loudly."""
+    path = shutil.which(tool)
+    if path:
+        return path
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if proc.returncode:
+            pytest.fail(f"{tool} is missing and `{' '.join(cmd)}` failed:\n{proc.stderr[-2000:]}")
+    path = shutil.which(tool)
+    if not path:
+        pytest.fail(f"{tool} still missing after installing {package}")
+    return path
+
+
+def scratch_root(tmp_path: Path, model: str = "Raspberry Pi 5 Model B Rev 1.0") -> Path:
+    root = tmp_path / "root"
+    (root / "boot" / "firmware").mkdir(parents=True)
+    (root / "boot" / "firmware" / "config.txt").write_text(PI_OS_CONFIG_TXT)
+    (root / "etc").mkdir()
+    (root / "etc" / "modules").write_text("# /etc/modules\ni2c-dev\n")
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (root / "etc" / "group").write_text("root:x:0:\naudio:x:29:\n")
+    (root / "proc" / "device-tree").mkdir(parents=True)
+    (root / "proc" / "device-tree" / "model").write_bytes(model.encode() + b"\x00")
+    return root
+
+
+def install(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["sh", str(INSTALL), "--root", str(root), "--no-venv", "--no-model", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def test_scripts_are_shellcheck_clean():
+    shellcheck = ensure_tool("shellcheck", "shellcheck")
+    proc = subprocess.run(
+        [shellcheck, "-s", "sh", str(INSTALL), str(UNINSTALL)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_example_config_parses_to_the_defaults_and_documents_every_key():
+    text = (ROOT / "config" / "config.example.yaml").read_text()
+    assert parse_config(text, "config.example.yaml") == Config()
+    from appliance.config import iter_options
+
+    for path, *_ in iter_options():
+        _section, key = path.split(".", 1)
+        assert f"\n  {key}:" in text, f"{path} missing from config.example.yaml"
+
+
+def test_install_twice_into_a_scratch_root_is_idempotent(tmp_path):
+    root = scratch_root(tmp_path)
+    first = install(root)
+    assert "Reboot" in first.stdout and "USB-C" in first.stdout and "Pi 5" in first.stdout
+    after_first = snapshot(root)
+    install(root)
+    assert snapshot(root) == after_first  # nothing changes on a second run
+
+    boot = (root / "boot" / "firmware" / "config.txt").read_text()
+    assert boot.startswith(PI_OS_CONFIG_TXT.rstrip("\n"))  # the user's lines untouched
+    assert boot.count("dtoverlay=dwc2,dr_mode=peripheral") == 1
+    block = boot.split("# >>> stt-keyboard", 1)[1]
+    assert block.lstrip().split("\n", 2)[1] == "[all]"  # applies to every board
+    assert "i2c_arm=on\n" not in block  # no OLED configured
+    modules = (root / "etc" / "modules").read_text().splitlines()
+    assert modules.count("dwc2") == 1 and modules.count("libcomposite") == 1
+    assert modules.count("i2c-dev") == 1  # the user's own line kept, not duplicated
+
+    passwd = (root / "etc" / "passwd").read_text()
+    users = [line.split(":")[0] for line in passwd.splitlines()]
+    assert users.count("stt-keyboard") == 1 and "/usr/sbin/nologin" in passwd
+    assert "stt-hid:" in (root / "etc" / "group").read_text()
+    plan = (root / "var" / "lib" / "stt-keyboard-install" / "plan.txt").read_text()
+    assert "systemctl enable stt-keyboard-gadget.service stt-keyboard.service" in plan
+    assert "usermod -aG stt-hid stt-keyboard" in plan
+    assert "apt-get install" in plan
+
+    for rel, mode in [
+        ("etc/systemd/system/stt-keyboard.service", 0o644),
+        ("etc/systemd/system/stt-keyboard-gadget.service", 0o644),
+        ("etc/udev/rules.d/99-stt-keyboard.rules", 0o644),
+        ("usr/local/sbin/stt-keyboard-gadget", 0o755),
+        ("etc/stt-keyboard/config.yaml", 0o644),
+    ]:
+        p = root / rel
+        assert p.is_file(), rel
+        assert p.stat().st_mode & 0o777 == mode, rel
+    assert (root / "etc/systemd/system/multi-user.target.wants/stt-keyboard.service").is_symlink()
+    installed = (root / "etc/stt-keyboard/config.yaml").read_text()
+    assert installed == (ROOT / "config" / "config.example.yaml").read_text()
+
+
+def test_existing_config_is_kept_and_an_oled_turns_i2c_on(tmp_path):
+    root = scratch_root(tmp_path, "Raspberry Pi 4 Model B Rev 1.5")
+    install(root)
+    cfg = root / "etc" / "stt-keyboard" / "config.yaml"
+    mine = "# mine\nasr:\n  model: base\noled:\n  enabled: true\n  driver: sh1106\n"
+    cfg.write_text(mine)
+    out = install(root)
+    assert cfg.read_text() == mine  # never overwritten
+    assert "Pi 4" in out.stdout
+    boot = (root / "boot" / "firmware" / "config.txt").read_text()
+    assert boot.count("dtoverlay=dwc2,dr_mode=peripheral") == 1
+    assert boot.count("\ndtparam=i2c_arm=on") == 1  # our block; the commented one untouched
+    assert "#dtparam=i2c_arm=on" in boot
+    plan = (root / "var" / "lib" / "stt-keyboard-install" / "plan.txt").read_text()
+    assert "stt-keyboard model fetch base" in plan  # the configured model
+    modules = (root / "etc" / "modules").read_text().splitlines()
+    assert modules.count("i2c-dev") == 1  # already the user's: not added twice
+    install(root)
+    assert (root / "boot" / "firmware" / "config.txt").read_text() == boot
+
+
+def test_uninstall_reverses_the_install(tmp_path):
+    root = scratch_root(tmp_path)
+    before = (root / "boot" / "firmware" / "config.txt").read_text()
+    modules_before = (root / "etc" / "modules").read_text()
+    install(root)
+    proc = subprocess.run(
+        ["sh", str(UNINSTALL), "--root", str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "boot" / "firmware" / "config.txt").read_text().rstrip("\n") == before.rstrip(
+        "\n"
+    )
+    assert (root / "etc" / "modules").read_text().rstrip("\n") == modules_before.rstrip("\n")
+    for rel in (
+        "etc/systemd/system/stt-keyboard.service",
+        "etc/systemd/system/stt-keyboard-gadget.service",
+        "etc/udev/rules.d/99-stt-keyboard.rules",
+        "usr/local/sbin/stt-keyboard-gadget",
+        "opt/stt-keyboard",
+    ):
+        assert not (root / rel).exists(), rel
+    assert "\nstt-keyboard:" not in (root / "etc" / "passwd").read_text()
+    assert (root / "etc" / "stt-keyboard" / "config.yaml").exists()  # kept without --purge
+    plan = (root / "var/lib/stt-keyboard-install/uninstall-plan.txt").read_text()
+    assert "systemctl disable --now" in plan
