@@ -150,7 +150,7 @@ class AsrConfig:
         max=30.0,
     )
     encoder_min_s: float = _opt(
-        10.0,
+        5.0,
         "With encoder_window fit: the encoder input is never shorter than this.",
         min=1.0,
         max=30.0,
