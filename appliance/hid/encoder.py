@@ -121,6 +121,8 @@ def _transliterate(ch: str, layout: Layout, caps: bool) -> Recipe | None:
     from anyascii import anyascii  # small, pure Python; imported only when needed
 
     replacement = anyascii(ch)
+    if len(replacement) > 2 and replacement[0] == replacement[-1] == ":":
+        return None  # anyascii spells symbols and emoji as ":name:": not text to type
     strokes: list[Stroke] = []
     for c in replacement:
         recipe = layout.recipe(c, caps=caps)

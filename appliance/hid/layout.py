@@ -211,7 +211,7 @@ class Layout:
                         dead.append((sym, stroke))
                         continue
                     text = state.key_get_string(kc)
-                    if len(text) != 1 or unicodedata.category(text) == "Cc":
+                    if len(text) != 1 or not _typeable_char(text):
                         continue
                     if text not in table:
                         table[text] = (stroke,)
@@ -237,9 +237,17 @@ class Layout:
             for base_ch, (bsym, bstroke) in pairs:
                 result = _compose2(compose, dsym, bsym, base_ch)
                 if result and len(result) == 1 and result not in table:
-                    if unicodedata.category(result) == "Cc":
+                    if not _typeable_char(result):
                         continue
                     table[result] = (dstroke, bstroke)
+
+
+def _typeable_char(ch: str) -> bool:
+    """A character text can contain as is: no control, and unchanged by NFC (the encoder
+    normalises its input, so a character NFC rewrites could never be asked for)."""
+    return unicodedata.category(ch) not in ("Cc", "Mn", "Me") and (
+        unicodedata.normalize("NFC", ch) == ch
+    )
 
 
 def _compose2(

@@ -221,6 +221,11 @@ class Typist:
         except HostAbsent as exc:
             result.host_absent = True
             self._host_absent = True
+            # A report the gadget accepted just before the host vanished may or may not have
+            # reached it: keep the last character in the rest (a possible duplicate on
+            # return rather than a possible loss).
+            if done > 0:
+                done -= 1
             log.warning("USB host absent (%s): %d characters not typed", exc, len(units) - done)
             if self.bus:
                 self.bus.publish(Topic.HOST, False, f"USB host absent: {exc}")

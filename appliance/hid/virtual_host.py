@@ -14,6 +14,7 @@ real kernel instead.
 from __future__ import annotations
 
 import threading
+import unicodedata
 
 from xkbcommon import xkb
 
@@ -156,5 +157,5 @@ class VirtualHost:
         elif name == "BackSpace":
             if self._text:
                 self._text.pop()
-        elif text and text.isprintable():
+        elif text and not any(unicodedata.category(c) == "Cc" for c in text):
             self._text.append(text)

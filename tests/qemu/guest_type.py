@@ -1,0 +1,143 @@
+"""Runs INSIDE the QEMU guest: type jobs through our typist into /dev/hidg0, capture evdev.
+
+    python guest_type.py JOBS.json OUTDIR
+
+For each job it finds the gadget keyboard's /dev/input/eventN (the guest kernel's USB host side
+enumerated it), drains it with ``cat`` into a file (a slow reader loses events), optionally
+sets the host's Caps Lock LED through evdev, types with :class:`Typist` on a real
+:class:`HidDevice`, and writes the raw events and the typist's result for the test to decode.
+Job kinds: ``type`` and ``unbind`` (unbind the UDC mid-text, rebind, resume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from appliance.hid.device import HidDevice
+from appliance.hid.typist import Typist
+
+GADGET = "/sys/kernel/config/usb_gadget/stt-keyboard/UDC"
+EV_SYN, EV_LED, LED_CAPSL = 0, 0x11, 1
+
+
+def find_event(timeout_s: float = 20.0) -> str:
+    t0 = time.monotonic()
+    while True:
+        text = Path("/proc/bus/input/devices").read_text()
+        for block in text.split("\n\n"):
+            if "STT Keyboard" in block:
+                m = re.search(r"Handlers=.*?(event\d+)", block)
+                if m and os.path.exists(f"/dev/input/{m.group(1)}"):
+                    return f"/dev/input/{m.group(1)}"
+        if time.monotonic() - t0 > timeout_s:
+            raise SystemExit("gadget keyboard not enumerated by the guest's USB host")
+        time.sleep(0.05)
+
+
+class Capture:
+    def __init__(self, event: str, path: Path) -> None:
+        self.path = path
+        self.fh = open(path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(["cat", event], stdout=self.fh)
+        time.sleep(0.1)
+
+    def stop(self, settle_s: float = 0.3) -> None:
+        last, stable_since = -1, time.monotonic()
+        while time.monotonic() - stable_since < settle_s:
+            size = self.path.stat().st_size
+            if size != last:
+                last, stable_since = size, time.monotonic()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait()
+        self.fh.close()
+
+
+def set_caps_led(event: str, on: bool) -> None:
+    fd = os.open(event, os.O_WRONLY)
+    try:
+        os.write(fd, struct.pack("llHHi", 0, 0, EV_LED, LED_CAPSL, int(on)))
+        os.write(fd, struct.pack("llHHi", 0, 0, EV_SYN, 0, 0))
+    finally:
+        os.close(fd)
+
+
+def result_dict(r: object) -> dict[str, object]:
+    return {k: getattr(r, k) for k in ("typed", "pending", "host_absent", "skipped", "reports")}
+
+
+def run_type(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore[type-arg]
+    event = find_event()
+    if job.get("caps"):
+        set_caps_led(event, True)
+        time.sleep(0.3)  # the LED output report travels to the gadget
+    cap = Capture(event, out / f"{job['name']}.ev")
+    typist = Typist(device, job["layout"], report_delay_s=job.get("delay_s", 0.0))
+    t0 = time.monotonic()
+    result = typist.type(job["text"])
+    elapsed = time.monotonic() - t0
+    cap.stop()
+    if job.get("caps"):
+        set_caps_led(event, False)
+        time.sleep(0.1)
+        device.read_leds()
+    return {
+        "result": result_dict(result),
+        "elapsed_s": elapsed,
+        "caps_seen": typist.caps_lock or bool(job.get("caps")),
+    }
+
+
+def run_unbind(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore[type-arg]
+    udc = Path(GADGET).read_text().strip()
+    event = find_event()
+    cap = Capture(event, out / f"{job['name']}-1.ev")
+    typist = Typist(device, job["layout"], on_host_return=job["on_host_return"])
+
+    def unbind() -> None:
+        time.sleep(job["unbind_after_s"])
+        Path(GADGET).write_text("\n")
+
+    th = threading.Thread(target=unbind)
+    th.start()
+    first = typist.type(job["text"])
+    th.join()
+    cap.stop()
+    pending_kept = typist.pending
+    Path(GADGET).write_text(udc + "\n")
+    time.sleep(0.5)
+    event = find_event()
+    cap2 = Capture(event, out / f"{job['name']}-2.ev")
+    second = typist.resume()
+    cap2.stop()
+    return {
+        "first": result_dict(first),
+        "pending_kept": pending_kept,
+        "second": result_dict(second),
+    }
+
+
+def main() -> None:
+    jobs = json.loads(Path(sys.argv[1]).read_text())
+    out = Path(sys.argv[2])
+    device = HidDevice("/dev/hidg0", write_timeout_s=1.0)
+    results = {}
+    for job in jobs:
+        fn = run_unbind if job.get("kind") == "unbind" else run_type
+        results[job["name"]] = fn(job, out, device)
+    (out / "results.json").write_text(json.dumps(results, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
