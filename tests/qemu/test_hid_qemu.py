@@ -61,7 +61,7 @@ def _jobs() -> list[dict[str, Any]]:
                 "text": LONG,
                 "on_host_return": mode,
                 "unbind_after_s": 1.0,
-            }  # fmt: skip
+            }
         )
     return jobs
 
@@ -86,7 +86,7 @@ def typed(vm: GuestVM) -> tuple[Path, dict[str, Any]]:
 
 
 def test_ascii_with_all_punctuation(typed: tuple[Path, dict[str, Any]]) -> None:
-    out, _results = typed
+    out, results = typed
     d = decode((out / "ascii.ev").read_bytes(), "us")
     assert set(string.punctuation) <= set(ASCII)
     assert d.text == ASCII
@@ -96,7 +96,7 @@ def test_ascii_with_all_punctuation(typed: tuple[Path, dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("layout", list(LAYOUT_TEXTS))
 def test_layout_exact(typed: tuple[Path, dict[str, Any]], layout: str) -> None:
-    out, _results = typed
+    out, results = typed
     d = decode((out / f"layout-{layout}.ev").read_bytes(), layout)
     assert d.text == LAYOUT_TEXTS[layout]
     assert results[f"layout-{layout}"]["result"]["skipped"] == []
@@ -105,7 +105,7 @@ def test_layout_exact(typed: tuple[Path, dict[str, Any]], layout: str) -> None:
 
 @pytest.mark.parametrize("name", list(CAPS_JOBS))
 def test_host_caps_lock_on_still_exact(typed: tuple[Path, dict[str, Any]], name: str) -> None:
-    out, _results = typed
+    out, _ = typed
     layout, text = CAPS_JOBS[name]
     d = decode((out / f"{name}.ev").read_bytes(), layout, caps=True)
     assert d.text == text
@@ -115,7 +115,7 @@ def test_host_caps_lock_on_still_exact(typed: tuple[Path, dict[str, Any]], name:
 
 @pytest.mark.parametrize("mode", ["type", "drop"])
 def test_udc_unbind_mid_text(typed: tuple[Path, dict[str, Any]], mode: str) -> None:
-    out, _results = typed
+    out, results = typed
     r = results[f"unbind-{mode}"]
     first, second = r["first"], r["second"]
     assert first["host_absent"], "unbinding must be reported as host absent"
