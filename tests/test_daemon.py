@@ -196,13 +196,14 @@ class Rig:
         warn_s: float = 10.0,
         world: World | None = None,
         notifier: Notifier | None = None,
+        hold_s: float = 0.5,
     ):
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
         self.factory = Device.pin_factory
         self.world = world or World()
         self.cfg = with_overrides(
             Config(),
-            button={"mode": mode, "hold_s": 0.5, "bounce_s": 0.0, "pin_factory": "mock"},
+            button={"mode": mode, "hold_s": hold_s, "bounce_s": 0.0, "pin_factory": "mock"},
             leds={"kind": "rgb", "pins": LED_PINS},
             audio={"max_recording_s": max_s, "open_timeout_s": 2.0},
             daemon={"max_recording_warning_s": warn_s},
