@@ -137,6 +137,11 @@ class AsrConfig:
         "Phrases Whisper invents on noise. A segment that is only such a phrase is dropped "
         "when the model is also unsure about it (never on the list alone).",
     )
+    early_decode: bool = _opt(
+        True,
+        "Start transcribing when the speaker pauses briefly, before the pause closes the "
+        "segment; the result is used if no more speech follows (shorter wait at release).",
+    )
     encoder_window: Literal["fit", "full"] = _opt(
         "fit",
         "fit: size Whisper's encoder input to the audio plus a margin (much faster for short "

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from appliance.asr import Transcriber
+from appliance.asr import Transcriber, Transcript
 from appliance.config import Config
 from appliance.hid.keys import TypedItem
 from appliance.models import model_cache_dir, resolve_model
@@ -77,7 +77,12 @@ class DictationSession:
         self.pipeline = pipeline
         self._segmenter = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
         self._on_piece = on_piece
-        self._segments: queue.Queue[SpeechSegment | None] = queue.Queue()
+        self._segments: queue.Queue[tuple[bool, SpeechSegment] | None] = queue.Queue()
+        self._early = pipeline.cfg.asr.early_decode
+        self._early_span: tuple[int, int] | None = None
+        self._early_results: dict[tuple[int, int], Transcript] = {}
+        self._busy = threading.Event()
+        self.early_hits = 0
         self._pieces: list[Piece] = []
         self._dropped: list[tuple[str, str]] = []
         self._asr_s = 0.0
@@ -92,14 +97,31 @@ class DictationSession:
         if self._cancelled.is_set():
             return
         self._samples += len(block)
-        for segment in self._segmenter.feed(block):
-            self._segments.put(segment)
+        closed = self._segmenter.feed(block)
+        for segment in closed:
+            self._segments.put((False, segment))
+        if self._early and not closed:
+            self._maybe_start_early()
+
+    def _maybe_start_early(self) -> None:
+        """The speaker just paused: transcribe the open segment now, while the worker is idle.
+
+        If the pause lasts (or the button is released), the closed segment has the same span
+        and this result is used; if speech resumes, it is simply not used.
+        """
+        if self._busy.is_set() or not self._segments.empty():
+            return
+        tentative = self._segmenter.tentative()
+        if tentative is None or tentative.span == self._early_span:
+            return
+        self._early_span = tentative.span
+        self._segments.put((True, tentative))
 
     def finish(self) -> DictationResult:
         """End of recording: flush the VAD, wait for the transcriptions, shape the text."""
         t_release = time.perf_counter()
         for segment in self._segmenter.flush():
-            self._segments.put(segment)
+            self._segments.put((False, segment))
         self._segments.put(None)
         self._worker.join()
         t_asr_done = time.perf_counter()
@@ -119,6 +141,7 @@ class DictationSession:
                 "asr_s": self._asr_s,
                 "release_to_transcript_s": t_asr_done - t_release,
                 "shape_s": t_shaped - t_asr_done,
+                "early_hits": float(self.early_hits),
             },
         )
 
@@ -129,15 +152,27 @@ class DictationSession:
 
     def _transcribe_loop(self) -> None:
         while True:
-            segment = self._segments.get()
-            if segment is None or self._cancelled.is_set():
+            job = self._segments.get()
+            if job is None or self._cancelled.is_set():
                 return
+            early, segment = job
+            self._busy.set()
             try:
-                transcript = self.pipeline.transcriber.transcribe(segment.audio)
+                transcript = self._early_results.pop(segment.span, None)
+                if transcript is not None:
+                    self.early_hits += 1
+                else:
+                    transcript = self.pipeline.transcriber.transcribe(segment.audio)
+                    self._asr_s += transcript.seconds
             except BaseException as exc:  # surfaced to finish(); the daemon shows it
                 self._error = exc
                 return
-            self._asr_s += transcript.seconds
+            finally:
+                self._busy.clear()
+            if early:
+                self._early_results = {segment.span: transcript}
+                continue
+            self._early_results.clear()
             self._dropped.extend(transcript.dropped)
             if transcript.text:
                 piece = Piece(transcript.text, segment.pause_before_s)

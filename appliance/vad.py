@@ -44,6 +44,7 @@ class SpeechSegment:
     start_s: float  # where speech starts in the recording (before padding)
     end_s: float
     pause_before_s: float  # silence since the previous segment (or the recording start)
+    span: tuple[int, int] = (0, 0)  # sample range in the recording: equal span, equal audio
 
     @property
     def duration_s(self) -> float:
@@ -143,25 +144,39 @@ class VadSegmenter:
         self._start = cut
         self._temp_end = None
 
+    def tentative(self) -> SpeechSegment | None:
+        """The segment that will close if the speaker stays silent, as soon as its end
+        padding has arrived (None while speaking). Its span equals the closed segment's, so
+        a transcription started now can stand for the final one."""
+        end = self._temp_end
+        if not self._triggered or end is None or end - self._start < self._min_speech:
+            return None
+        if self._n * FRAME < end * FRAME + self._pad:
+            return None
+        return self._segment(self._start, end, pad_after=True)
+
+    def _segment(self, start: int, end: int, *, pad_after: bool) -> SpeechSegment:
+        s0 = max(start * FRAME - self._pad, self._last_end_sample, self._first * FRAME)
+        s1 = min(end * FRAME + (self._pad if pad_after else 0), self._n * FRAME)
+        audio = np.concatenate(self._frames)[s0 - self._first * FRAME : s1 - self._first * FRAME]
+        pause = (start * FRAME - self._prev_speech_end) / SAMPLE_RATE
+        return SpeechSegment(
+            audio=audio,
+            start_s=start * FRAME / SAMPLE_RATE,
+            end_s=end * FRAME / SAMPLE_RATE,
+            pause_before_s=max(0.0, pause),
+            span=(s0, s1),
+        )
+
     def _close(self, end: int, out: list[SpeechSegment], *, pad_after: bool = True) -> None:
         start = self._start
         self._triggered = False
         self._temp_end = None
         if end - start < self._min_speech:
             return
-        s0 = max(start * FRAME - self._pad, self._last_end_sample, self._first * FRAME)
-        s1 = min(end * FRAME + (self._pad if pad_after else 0), self._n * FRAME)
-        audio = np.concatenate(self._frames)[s0 - self._first * FRAME : s1 - self._first * FRAME]
-        pause = (start * FRAME - self._prev_speech_end) / SAMPLE_RATE
-        out.append(
-            SpeechSegment(
-                audio=audio,
-                start_s=start * FRAME / SAMPLE_RATE,
-                end_s=end * FRAME / SAMPLE_RATE,
-                pause_before_s=max(0.0, pause),
-            )
-        )
-        self._last_end_sample = s1
+        segment = self._segment(start, end, pad_after=pad_after)
+        out.append(segment)
+        self._last_end_sample = segment.span[1]
         self._prev_speech_end = end * FRAME
 
     def _trim(self) -> None:
