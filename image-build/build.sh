@@ -134,7 +134,6 @@ fi
 	echo "STAGE_LIST=\"stage0 stage1 stage2 $STAGE_NAME\""
 	printf 'FIRST_USER_PASS=%q\n' "$FIRST_USER_PASS"
 	printf 'export STT_MODEL=%q\n' "$model"
-	echo "export STT_INSTALL_ARGS=\"\${STT_INSTALL_ARGS:-}\""
 } >"$pigen/config"
 chmod 600 "$pigen/config"
 

@@ -253,7 +253,8 @@ def test_project_step_unpacks_the_source_and_runs_the_installer_in_the_chroot(
     env = stage_env()
     assert (rootfs / env["STT_SRC_DIR"].lstrip("/") / "scripts" / "install.sh").is_file()
     assert f'cd "{env["STT_SRC_DIR"]}"' in chroot
-    assert "sh scripts/install.sh" in chroot
+    assert "sh scripts/install.sh --no-model --oled" in chroot
+    assert f'pip" install -q "{env["STT_SRC_DIR"]}[pi]"' in chroot
     assert f'"{env["STT_BIN"]}" --version' in chroot
 
 
@@ -375,8 +376,7 @@ def test_boot_check_points_the_service_at_a_valid_boot_config(tmp_path: Path):
 
 def test_boot_check_without_a_boot_config_says_so_and_uses_the_defaults(tmp_path: Path):
     result = ok(run_check(tmp_path, tmp_path / "missing.yaml"))
-    assert "missing.yaml not found" in result.stdout
-    assert "built-in defaults" in result.stdout
+    assert "missing.yaml not found: using /etc/stt-keyboard/config.yaml instead" in result.stdout
     assert (tmp_path / "run" / "stt-keyboard-boot-config.env").read_text() == ""
 
 
@@ -720,3 +720,47 @@ def test_the_boot_check_is_posix_sh():
             ["dash", "-n", str(BOOT_FILES / "stt-keyboard-boot-config")], capture_output=True
         )
         assert result.returncode == 0
+
+
+# --------------------------------------------------------------------------- with the installer
+
+
+def test_stage_paths_match_the_installer_and_the_unit():
+    env = stage_env()
+    unit = (ROOT / "systemd" / env["STT_SERVICE"]).read_text()
+    assert f"ExecStart={env['STT_BIN']} run" in unit
+    cache = re.search(r"^Environment=STT_KEYBOARD_CACHE=(\S+)$", unit, re.M)
+    assert cache and f"{cache.group(1)}/models" == env["STT_MODEL_CACHE"]
+    assert "Environment=STT_KEYBOARD_CONFIG=" in unit  # the drop-in's EnvironmentFile overrides
+    installer = (ROOT / "scripts" / "install.sh").read_text()
+    for option in env["STT_INSTALL_ARGS"].split():
+        assert f"{option})" in installer, f"install.sh has no {option}"
+    assert f'OPT="$ROOT{env["STT_PREFIX"]}"' in installer
+
+
+def test_installer_then_stage_steps_leave_one_setting_each(rootfs: Path, tmp_path: Path):
+    """The installer (scratch-root mode) and our steps both touch config.txt: no duplicates."""
+    result = subprocess.run(
+        [
+            "sh",
+            str(ROOT / "scripts" / "install.sh"),
+            "--root",
+            str(rootfs),
+            "--no-model",
+            "--no-venv",
+            "--oled",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    ok(result)
+    for step in ("01-usb-gadget", "02-boot-config", "04-offline"):
+        ok(run_step(STAGE / step / "00-run.sh", rootfs, tmp_path)[0])
+    lines = (rootfs / "boot/firmware/config.txt").read_text().splitlines()
+    assert lines.count("dtoverlay=dwc2,dr_mode=peripheral") == 1
+    assert lines.count("dtparam=i2c_arm=on") == 1
+    system = rootfs / "etc/systemd/system"
+    assert (system / "multi-user.target.wants/stt-keyboard.service").is_symlink()
+    assert (system / "stt-keyboard.service.d/10-boot-config.conf").is_file()
+    assert (system / "stt-keyboard.service").is_file()

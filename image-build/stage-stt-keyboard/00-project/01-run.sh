@@ -24,5 +24,8 @@ set -e
 cd "${STT_SRC_DIR}"
 STT_KEYBOARD_IMAGE_BUILD=1 sh scripts/install.sh ${STT_INSTALL_ARGS}
 test -x "${STT_BIN}"
+# The chroot has no /proc/device-tree, so the installer cannot see it is on a Pi: add the Pi
+# extras (lgpio; RPi.GPIO replacement) that the Pi 5's GPIO needs.
+"${STT_PREFIX}/venv/bin/pip" install -q "${STT_SRC_DIR}[pi]"
 "${STT_BIN}" --version
 CHROOT
