@@ -128,7 +128,9 @@ class DictationSession:
         if self._error is not None:
             raise self._error
         cancelled = self._cancelled.is_set()
-        items = [] if cancelled else self.pipeline.shaper.shape(self._pieces)
+        # With on_piece the caller typed each piece as it came (type while speaking).
+        typed_already = self._on_piece is not None
+        items = [] if cancelled or typed_already else self.pipeline.shaper.shape(self._pieces)
         t_shaped = time.perf_counter()
         return DictationResult(
             items=items,
@@ -179,6 +181,44 @@ class DictationSession:
                 self._pieces.append(piece)
                 if self._on_piece is not None and not self._cancelled.is_set():
                     self._on_piece(piece)
+
+
+class EarlyTyper:
+    """Types each finished segment while the user is still speaking.
+
+    Pieces arrive from the transcription worker; a thread of its own shapes and types them
+    in order, so a slow host never holds up transcription. ``close()`` waits until all is
+    typed (the end of the dictation).
+    """
+
+    def __init__(self, shaper: TextShaper, type_items: Callable[[list[TypedItem]], Any]):
+        self._shaper = shaper
+        self._type_items = type_items
+        self._queue: queue.Queue[Piece | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="early-typer", daemon=True)
+        self._thread.start()
+        self.typed: list[TypedItem] = []
+        self.error: BaseException | None = None
+
+    def put(self, piece: Piece) -> None:
+        self._queue.put(piece)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while (piece := self._queue.get()) is not None:
+            if self.error is not None:
+                continue
+            items = self._shaper.shape([piece])
+            try:
+                self._type_items(items)
+            except BaseException as exc:  # the host went away: reported by close()
+                self.error = exc
+            self.typed.extend(items)
 
 
 def run_blocks(pipeline: Pipeline, blocks: Any) -> DictationResult:
