@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.config import Config
-from appliance.errors import MicrophoneError
 from appliance.hid.keys import SpecialKey, TypedItem
 from appliance.notify import Notifier
 from appliance.status import State, StatusBus, Topic
@@ -163,6 +162,9 @@ class Daemon:
         self._last_elapsed = -1.0
         self._last_level_t = 0.0
         self._stopping = False
+        self._mic_failures = 0
+        self._mic_next_try = 0.0
+        self._mic_problem: Problem | None = None
         self.history: list[State] = []  # every state entered (tests, logs)
 
     # ---------------------------------------------------------------- inputs (any thread)
@@ -324,16 +326,24 @@ class Daemon:
                 self.audio.close()
             self.audio = None
         if self.audio is None:
+            now = self._clock()
+            if now < self._mic_next_try and self._mic_problem is not None:
+                return self._mic_problem  # back off: opening PortAudio is slow and noisy
             try:
                 audio = self._audio_factory(self._level)
                 audio.start()
-            except MicrophoneError as exc:
-                self.bus.publish(Topic.MICROPHONE, False)
-                return Problem("no_microphone", "No microphone", _plain(exc, "Plug in a USB mic."))
             except Exception as exc:
                 self.bus.publish(Topic.MICROPHONE, False)
-                return Problem("no_microphone", "No microphone", str(exc))
+                self._mic_failures += 1
+                backoff = min(self.retry_s * 2 ** (self._mic_failures - 1), 10 * self.retry_s)
+                self._mic_next_try = now + backoff
+                self._mic_problem = Problem(
+                    "no_microphone", "No microphone", _plain(exc, "Plug in a USB microphone.")
+                )
+                return self._mic_problem
             self.audio = audio
+            self._mic_failures = 0
+            self._mic_problem = None
             self.bus.publish(Topic.MICROPHONE, True)
         return None
 
@@ -592,7 +602,14 @@ class Daemon:
 
 
 def _plain(exc: BaseException, fallback: str) -> str:
+    """The exception's words without a repeated headline ("No microphone: ...")."""
     text = str(exc).strip()
+    for headline in ("No microphone:", "No microphone"):
+        if text.startswith(headline):
+            text = text[len(headline) :].strip()
+            break
+    if text:
+        text = text[0].upper() + text[1:]
     return text or fallback
 
 

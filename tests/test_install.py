@@ -39,6 +39,56 @@ dtoverlay=dwc2,dr_mode=host
 """
 
 
+HEADER = """\
+# STT Keyboard configuration (/etc/stt-keyboard/config.yaml).
+#
+# Every key is shown with its default value. Change what you need, then check the file and
+# restart the service:
+#     stt-keyboard config check /etc/stt-keyboard/config.yaml
+#     sudo systemctl restart stt-keyboard
+# A mistake is reported with the line and key (also on the OLED: "Config error: audio.rate").
+"""
+
+
+def render_example() -> str:
+    """config/config.example.yaml from the schema: every key, its default, its doc."""
+    import dataclasses
+    import textwrap
+
+    import yaml
+
+    from appliance.config import iter_options
+
+    docs = {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(Config)}
+    out = [HEADER]
+    current = None
+    for path, default, _type, meta in iter_options():
+        section, key = path.split(".", 1)
+        if section != current:
+            if current is not None:
+                out.append("")
+            out += [f"# ---- {docs[section]}", f"{section}:"]
+            current = section
+        extra = []
+        if "choices" in meta:
+            extra.append("one of: " + ", ".join(str(c) for c in meta["choices"]))
+        if "min" in meta:
+            extra.append(f"{meta['min']} to {meta['max']}")
+        line = meta.get("doc", "") + (f" ({'; '.join(extra)})" if extra else "")
+        out += [f"  # {part}" for part in textwrap.wrap(line, 94)]
+        if default is None:
+            value = "null"
+        elif key == "i2c_address":
+            value = f"0x{default:02X}"
+        else:
+            dumped = yaml.safe_dump(
+                default, default_flow_style=True, allow_unicode=True, width=1000
+            ).strip()
+            value = dumped.removesuffix("\n...").strip()
+        out.append(f"  {key}: {value}")
+    return "\n".join(out) + "\n"
+
+
 def ensure_tool(tool: str, package: str) -> str:
     """The tool's path; installed with apt-get when missing. Never skips: fails loudly."""
     path = shutil.which(tool)
@@ -96,6 +146,10 @@ def test_scripts_are_shellcheck_clean():
 
 def test_example_config_parses_to_the_defaults_and_documents_every_key():
     text = (ROOT / "config" / "config.example.yaml").read_text()
+    assert text == render_example(), (
+        "config/config.example.yaml is out of date with appliance/config.py; "
+        "regenerate it: python tests/test_install.py"
+    )
     assert parse_config(text, "config.example.yaml") == Config()
     from appliance.config import iter_options
 
@@ -192,3 +246,8 @@ def test_uninstall_reverses_the_install(tmp_path):
     assert (root / "etc" / "stt-keyboard" / "config.yaml").exists()  # kept without --purge
     plan = (root / "var/lib/stt-keyboard-install/uninstall-plan.txt").read_text()
     assert "systemctl disable --now" in plan
+
+
+if __name__ == "__main__":
+    (ROOT / "config" / "config.example.yaml").write_text(render_example())
+    print("wrote config/config.example.yaml")
