@@ -65,8 +65,17 @@ def main() -> int:
     cat = None
     if not args.no_verify:
         fh = open(cap_path, "wb")  # noqa: SIM115
-        cat = subprocess.Popen(["cat", find_event()], stdout=fh)
-        time.sleep(0.2)
+        event = find_event()
+        cat = subprocess.Popen(["chrt", "-f", "90", "cat", event], stdout=fh)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:  # type only once cat has the device open
+            fd_dir = f"/proc/{cat.pid}/fd"
+            try:
+                if any(os.readlink(f"{fd_dir}/{fd}") == event for fd in os.listdir(fd_dir)):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.01)
     typist = Typist(HidDevice(args.device), args.layout, report_delay_s=args.delay_ms / 1000)
     t0 = time.monotonic()
     result = typist.type(text)

@@ -23,6 +23,7 @@ class Decoded:
     repeats: int
     held_at_end: set[int] = field(default_factory=set)
     caps_at_end: bool = False
+    reader_dropped: int = 0  # SYN_DROPPED: the reader was too slow, the kernel dropped events
 
 
 def decode(raw: bytes, layout: str, *, caps: bool = False) -> Decoded:
@@ -38,9 +39,11 @@ def decode(raw: bytes, layout: str, *, caps: bool = False) -> Decoded:
     compose = ctx.compose_table_new_from_locale("en_US.UTF-8").compose_state_new()
     out: list[str] = []
     held: set[int] = set()
-    presses = repeats = 0
+    presses = repeats = dropped = 0
     for off in range(0, len(raw) - EVENT.size + 1, EVENT.size):
         _s, _us, etype, code, value = EVENT.unpack_from(raw, off)
+        if etype == 0 and code == 3:
+            dropped += 1
         if etype != EV_KEY:
             continue
         kc = code + 8
@@ -79,4 +82,4 @@ def decode(raw: bytes, layout: str, *, caps: bool = False) -> Decoded:
         elif (s and s.isprintable()) or s == "\xa0":
             out.append(s)
     caps_on = bool(state.led_name_is_active("Caps Lock"))
-    return Decoded("".join(out), presses, repeats, held, caps_on)
+    return Decoded("".join(out), presses, repeats, held, caps_on, dropped)

@@ -46,8 +46,19 @@ class Capture:
     def __init__(self, event: str, path: Path) -> None:
         self.path = path
         self.fh = open(path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(["cat", event], stdout=self.fh)
-        time.sleep(0.1)
+        # Real-time priority: evdev keeps only 64 events per reader; a starved reader loses some.
+        self.proc = subprocess.Popen(["chrt", "-f", "90", "cat", event], stdout=self.fh)
+        # Start typing only once cat has the device open (TCG on a busy machine is slow).
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            try:
+                fds = os.listdir(f"/proc/{self.proc.pid}/fd")
+                if any(os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") == event for fd in fds):  # noqa: E501
+                    break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        time.sleep(0.05)
 
     def stop(self, settle_s: float = 0.3) -> None:
         last, stable_since = -1, time.monotonic()

@@ -88,6 +88,7 @@ def typed(vm: GuestVM) -> tuple[Path, dict[str, Any]]:
 def test_ascii_with_all_punctuation(typed: tuple[Path, dict[str, Any]]) -> None:
     out, results = typed
     d = decode((out / "ascii.ev").read_bytes(), "us")
+    assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
     assert set(string.punctuation) <= set(ASCII)
     assert d.text == ASCII
     assert results["ascii"]["result"]["typed"] == ASCII
@@ -98,6 +99,7 @@ def test_ascii_with_all_punctuation(typed: tuple[Path, dict[str, Any]]) -> None:
 def test_layout_exact(typed: tuple[Path, dict[str, Any]], layout: str) -> None:
     out, results = typed
     d = decode((out / f"layout-{layout}.ev").read_bytes(), layout)
+    assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
     assert d.text == LAYOUT_TEXTS[layout]
     assert results[f"layout-{layout}"]["result"]["skipped"] == []
     assert d.repeats == 0 and not d.held_at_end
@@ -108,6 +110,7 @@ def test_host_caps_lock_on_still_exact(typed: tuple[Path, dict[str, Any]], name:
     out, _ = typed
     layout, text = CAPS_JOBS[name]
     d = decode((out / f"{name}.ev").read_bytes(), layout, caps=True)
+    assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
     assert d.text == text
     assert d.caps_at_end, "the typist must turn the host's Caps Lock back on"
     assert d.repeats == 0 and not d.held_at_end
