@@ -396,7 +396,7 @@ def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
             else:
                 values[key] = _build(typing.cast(type, hint_t), value_node, source, path)
             continue
-        value = yaml.safe_load(yaml.serialize(value_node))
+        value = yaml.constructor.SafeConstructor().construct_object(value_node, deep=True)
         values[key] = _check_value(value, hint_t, dict(f.metadata), source, path, _line(value_node))
     return cls(**values)
 

@@ -144,3 +144,9 @@ def test_cli_process_exit_code_and_stderr(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert f"{bad}:2: audio.tail_s: 10.0 is out of range" in proc.stderr
+
+
+def test_empty_value_means_the_default(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "audio:\n  device:\n  rate:\nasr:\n  languages: [en, de]\n"))
+    assert cfg.audio.device is None and cfg.audio.rate is None
+    assert cfg.asr.languages == ["en", "de"]
