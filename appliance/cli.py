@@ -326,13 +326,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     from appliance.errors import AudioFileError, MicrophoneError, ModelError
 
+    from appliance.notify import journal_line, stderr_is_journal
+
+    def report(message: str) -> None:
+        """To stderr; under systemd with the journal's priority prefix (an error)."""
+        print(journal_line(message) if stderr_is_journal() else message, file=sys.stderr)
+
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        report(f"config error: {exc}")
         return 2
     except (ModelError, MicrophoneError, AudioFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
