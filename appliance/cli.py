@@ -325,7 +325,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from appliance.errors import AudioFileError, MicrophoneError, ModelError
-
     from appliance.notify import journal_line, stderr_is_journal
 
     def report(message: str) -> None:
