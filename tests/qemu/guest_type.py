@@ -53,7 +53,7 @@ class Capture:
         while time.monotonic() - t0 < 10:
             try:
                 fds = os.listdir(f"/proc/{self.proc.pid}/fd")
-                if any(os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") == event for fd in fds):  # noqa: E501
+                if any(os.readlink(f"/proc/{self.proc.pid}/fd/{fd}") == event for fd in fds):
                     break
             except OSError:
                 pass
