@@ -423,6 +423,10 @@ class Daemon:
                 if state is State.ERROR:
                     self._probe(force=True)  # a press retries at once
         elif event is ButtonEvent.LONG_PRESS:
+            if ptt and state is State.RECORDING and self._release_action == "stop":
+                # Push-to-talk: holding the button *is* the recording. A long press cancels
+                # only what is already transcribing or typing (release, then press and hold).
+                return
             self._release_action = None
             if state is State.RECORDING:
                 log.info("long press: recording cancelled")

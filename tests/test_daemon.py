@@ -349,14 +349,27 @@ def test_toggle_mode_press_to_start_press_to_stop(rig_factory):
     assert rig.entered()[-4:] == [State.RECORDING, State.TRANSCRIBING, State.TYPING, State.READY]
 
 
-@pytest.mark.parametrize("mode", ["push_to_talk", "toggle"])
-def test_long_press_cancels_the_recording(rig_factory, mode):
-    rig = rig_factory(mode)
+def test_push_to_talk_hold_longer_than_hold_time_still_records(rig_factory):
+    """Holding the button is how push-to-talk records: a long hold must not cancel it."""
+    rig = rig_factory("push_to_talk")
     rig.wait(State.READY)
-    if mode == "toggle":
-        rig.click()
-        rig.wait(State.RECORDING)
-        time.sleep(0.2)
+    rig.press()
+    rig.wait(State.RECORDING)
+    time.sleep(0.8)  # > hold_s
+    assert rig.daemon.state is State.RECORDING
+    rig.release()
+    wait_for(lambda: State.TYPING in rig.entered(), what="typing")
+    rig.wait(State.READY)
+    assert rig.host.text != ""
+    assert not rig.host.keys_down
+
+
+def test_long_press_cancels_the_recording_in_toggle_mode(rig_factory):
+    rig = rig_factory("toggle")
+    rig.wait(State.READY)
+    rig.click()
+    rig.wait(State.RECORDING)
+    time.sleep(0.2)
     rig.press()
     rig.wait(State.RECORDING)
     time.sleep(0.8)  # > hold_s: long press
@@ -368,12 +381,18 @@ def test_long_press_cancels_the_recording(rig_factory, mode):
     assert State.TYPING not in rig.entered()
 
 
-def test_long_press_while_transcribing_types_nothing(rig_factory):
-    rig = rig_factory("toggle", engine=FakeEngine(delay=1.5))
+@pytest.mark.parametrize("mode", ["push_to_talk", "toggle"])
+def test_long_press_while_transcribing_types_nothing(rig_factory, mode):
+    rig = rig_factory(mode, engine=FakeEngine(delay=1.5))
     rig.wait(State.READY)
-    rig.click()
-    time.sleep(0.2)
-    rig.click()
+    if mode == "toggle":
+        rig.click()
+        time.sleep(0.2)
+        rig.click()
+    else:
+        rig.press()
+        time.sleep(0.2)
+        rig.release()
     rig.wait(State.TRANSCRIBING)
     rig.press()
     time.sleep(0.8)
