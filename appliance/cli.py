@@ -224,6 +224,19 @@ def simulate_mic(cfg: Config, *, as_json: bool) -> int:
 # --------------------------------------------------------------------------- demo
 
 
+def print_whisper_alone(model_dir: str, path: Path, cfg: Config) -> None:
+    """For contrast: faster-whisper with its defaults on the whole recording, no VAD."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(
+        model_dir, device="cpu", compute_type=cfg.asr.compute_type, cpu_threads=cfg.asr.threads
+    )
+    segments, _ = model.transcribe(str(path), language=cfg.asr.language)
+    print("for contrast, faster-whisper alone on the whole recording (library defaults):")
+    for seg in segments:
+        print(f"  {seg.start:5.1f}-{seg.end:5.1f} s: {seg.text.strip()}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from appliance.models import cache_root
     from appliance.samples import DEMO_SENTENCES, demo_sample
@@ -240,6 +253,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  then: {DEMO_SENTENCES[1]!r}")
     out = simulate(cfg, path)
     print_simulation(out)
+    if not args.no_contrast:
+        print_whisper_alone(out["model"], path, cfg)
     pauses = ", ".join(f"{p['pause_before_s']:.1f} s" for p in out["pieces"])
     print(f"{len(out['pieces'])} speech segment(s) typed (pauses before them: {pauses});")
     print("the silence between them went to no one: Whisper never heard it.")
@@ -295,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the pipeline on a generated sample with a long pause")
     p.add_argument("--audio", help="use this recording instead of the generated one")
     p.add_argument("--pause", type=float, default=12.0, help="seconds of pause in the sample")
+    p.add_argument(
+        "--no-contrast",
+        action="store_true",
+        help="skip running faster-whisper alone on the recording",
+    )
     _add_pipeline_flags(p)
     p.set_defaults(func=cmd_demo)
 
