@@ -126,9 +126,11 @@ class TextShaper:
     def __init__(self, cfg: TextConfig):
         self.cfg = cfg
         self.typed_before = False
+        self._sentence_open = False  # the last typed text did not end a sentence
 
     def reset(self) -> None:
         self.typed_before = False
+        self._sentence_open = False
 
     def shape(self, pieces: Iterable[Piece]) -> list[TypedItem]:
         """What to type for one dictation (empty list: nothing was said)."""
@@ -153,12 +155,17 @@ class TextShaper:
             return []
         if self.cfg.capitalize:
             items = [_capitalise_sentences(i) if isinstance(i, str) else i for i in items]
-            if isinstance(items[0], str):
+            # A piece that continues an unfinished sentence keeps Whisper's own case.
+            if isinstance(items[0], str) and not self._sentence_open:
                 items[0] = _capitalise_first(items[0])
         if self.typed_before and self.cfg.space_between_dictations:
             items.insert(0, " ")
             items = _merge(items)
         self.typed_before = True
+        last = items[-1]
+        self._sentence_open = isinstance(last, str) and not last.rstrip().endswith(
+            tuple(_SENTENCE_END)
+        )
         return items
 
 

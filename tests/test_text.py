@@ -25,9 +25,16 @@ def test_second_dictation_does_not_glue_onto_the_first() -> None:
     assert shaper.shape([Piece("again")]) == ["Again"]
 
 
+def test_a_dictation_continuing_a_sentence_is_not_capitalised() -> None:
+    shaper = TextShaper(TextConfig())
+    assert shaper.shape([Piece("so we met,")]) == ["So we met,"]
+    assert shaper.shape([Piece("and then we left.")]) == [" and then we left."]
+    assert shaper.shape([Piece("next day")]) == [" Next day"]
+
+
 def test_space_between_dictations_can_be_turned_off() -> None:
     shaper = TextShaper(TextConfig(space_between_dictations=False))
-    shaper.shape([Piece("a")])
+    shaper.shape([Piece("Done.")])
     assert shaper.shape([Piece("b")]) == ["B"]
 
 
