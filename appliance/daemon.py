@@ -153,6 +153,7 @@ class Daemon:
         self.problem: Problem | None = None
         self._gen = 0  # recording generation: events of a cancelled one are ignored
         self._session: Session | None = None
+        self._early: Any = None  # EarlyTyper while typing during speech
         self._rec_started = 0.0
         self._release_action: str | None = None
         self._warned_s: int | None = None
@@ -252,10 +253,14 @@ class Daemon:
                     target=self._finish, args=(gen, self._session), name="finish", daemon=True
                 ).start()
         elif kind == "transcribed":
-            gen, result, error = value
+            gen, result, error, typing_error = value
             if gen != self._gen or self.state is not State.TRANSCRIBING:
                 return
             self._session = None
+            if typing_error is not None:
+                self._release_keys()
+                self._typist_failed(typing_error)
+                return
             if error is not None:
                 log.error("transcription failed: %s", error)
                 self.bus.publish(Topic.WARNING, "transcription", f"Transcription failed: {error}")
@@ -453,7 +458,9 @@ class Daemon:
         except Exception as exc:
             self._mic_lost(exc)
             return
-        self._session = session = self.engine.start()
+        self._early = self._make_early_typer()
+        on_piece = self._early.put if self._early is not None else None
+        self._session = session = self.engine.start(on_piece=on_piece)
         self._rec_started = self._clock()
         self._warned_s = None
         self._last_elapsed = -1.0
@@ -478,8 +485,29 @@ class Daemon:
             self.audio.end()
         self._enter(State.TRANSCRIBING)
 
+    def _make_early_typer(self) -> Any:
+        """With daemon.type_while_speaking: each finished sentence is typed at once."""
+        shaper = getattr(self.engine, "shaper", None)
+        typist = self.typist
+        if not self.cfg.daemon.type_while_speaking or shaper is None or typist is None:
+            return None
+        from appliance.pipeline import EarlyTyper
+
+        def type_items(items: list[TypedItem]) -> None:
+            result = typist.type(items)
+            if getattr(result, "host_absent", False):
+                raise HostGone("the USB host stopped taking key reports")
+
+        return EarlyTyper(shaper, type_items)
+
     def _abort_recording(self) -> None:
-        """Nothing from the current recording is typed."""
+        """Nothing (more) from the current recording is typed."""
+        early, self._early = self._early, None
+        if early is not None:
+            early.cancel()
+            cancel = getattr(self.typist, "cancel", None)
+            if cancel is not None:
+                cancel()
         self._gen += 1
         if self.audio is not None:
             with contextlib.suppress(Exception):
@@ -490,13 +518,19 @@ class Daemon:
             self._session = None
 
     def _finish(self, gen: int, session: Session | None) -> None:
-        result, error = None, None
+        result, error, typing_error = None, None, None
         try:
             if session is not None:
                 result = session.finish()
         except BaseException as exc:
             error = exc
-        self._events.put(("transcribed", (gen, result, error)))
+        early, self._early = self._early, None
+        if early is not None:  # sentences typed while speaking: wait for the last one
+            try:
+                early.close()
+            except BaseException as exc:
+                typing_error = exc
+        self._events.put(("transcribed", (gen, result, error, typing_error)))
 
     # ---------------------------------------------------------------- typing
     def _start_typing(self, gen: int, items: list[TypedItem]) -> None:
@@ -688,8 +722,6 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             cfg, button={"pin_factory": "mock"}, leds={"kind": "none"}, oled={"enabled": False}
         )
     setup_logging("debug" if getattr(args, "verbose", False) else cfg.daemon.log_level)
-    if cfg.daemon.type_while_speaking:
-        log.warning("daemon.type_while_speaking is not implemented yet; typing after release")
     bus = StatusBus()
     bus.subscribe(_log_status, replay=False)
     notifier = Notifier()

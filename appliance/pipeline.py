@@ -199,9 +199,15 @@ class EarlyTyper:
         self._thread.start()
         self.typed: list[TypedItem] = []
         self.error: BaseException | None = None
+        self._cancelled = False
 
     def put(self, piece: Piece) -> None:
         self._queue.put(piece)
+
+    def cancel(self) -> None:
+        """Type nothing more (a long press); what is queued is dropped."""
+        self._cancelled = True
+        self._queue.put(None)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -211,7 +217,7 @@ class EarlyTyper:
 
     def _run(self) -> None:
         while (piece := self._queue.get()) is not None:
-            if self.error is not None:
+            if self.error is not None or self._cancelled:
                 continue
             items = self._shaper.shape([piece])
             try:

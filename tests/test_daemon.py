@@ -28,12 +28,13 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from luma.core.device import dummy
 
 from appliance.audio import level_of, load_audio
-from appliance.config import Config, with_overrides
+from appliance.config import Config, TextConfig, with_overrides
 from appliance.daemon import Daemon, chunks
 from appliance.errors import MicrophoneError
 from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
 from appliance.status import State, StatusBus, Topic
+from appliance.text import Piece, TextShaper
 from appliance.ui.button import Button
 from appliance.ui.leds import PATTERNS, open_leds
 from appliance.ui.oled import Oled
@@ -138,18 +139,25 @@ class FakeMic:
 
 
 class FakeSession:
-    def __init__(self, engine: FakeEngine):
+    def __init__(self, engine: FakeEngine, on_piece: Any = None):
         self.engine = engine
         self.samples = 0
         self.cancelled = False
+        self.on_piece = on_piece
+        self.pieces_sent = 0
 
     def feed(self, block: np.ndarray) -> None:
         self.samples += len(block)
+        # With on_piece, a "sentence" is finished every 0.25 s of audio, as the VAD would.
+        if self.on_piece is not None and self.samples // 4000 > self.pieces_sent:
+            self.pieces_sent += 1
+            self.on_piece(Piece(f"sentence {self.pieces_sent}."))
 
     def finish(self) -> Any:
         time.sleep(self.engine.delay)
         self.engine.heard.append(self.samples)
-        items = [] if self.cancelled or not self.samples else [self.engine.text]
+        typed_early = self.on_piece is not None
+        items = [] if self.cancelled or not self.samples or typed_early else [self.engine.text]
         return SimpleNamespace(items=items, cancelled=self.cancelled)
 
     def cancel(self) -> None:
@@ -162,9 +170,10 @@ class FakeEngine:
         self.delay = delay
         self.heard: list[int] = []
         self.sessions: list[FakeSession] = []
+        self.shaper = TextShaper(TextConfig())
 
     def start(self, on_piece: Any = None) -> FakeSession:
-        s = FakeSession(self)
+        s = FakeSession(self, on_piece)
         self.sessions.append(s)
         return s
 
@@ -197,6 +206,7 @@ class Rig:
         world: World | None = None,
         notifier: Notifier | None = None,
         hold_s: float = 0.5,
+        type_while_speaking: bool = False,
     ):
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
         self.factory = Device.pin_factory
@@ -206,7 +216,10 @@ class Rig:
             button={"mode": mode, "hold_s": hold_s, "bounce_s": 0.0, "pin_factory": "mock"},
             leds={"kind": "rgb", "pins": LED_PINS},
             audio={"max_recording_s": max_s, "open_timeout_s": 2.0},
-            daemon={"max_recording_warning_s": warn_s},
+            daemon={
+                "max_recording_warning_s": warn_s,
+                "type_while_speaking": type_while_speaking,
+            },
         )
         self.bus = StatusBus()
         self.states: list[tuple[State, str]] = []
@@ -570,3 +583,31 @@ def test_broken_config_exits_non_zero_with_the_message_on_stderr(tmp_path):
     assert proc.returncode != 0
     assert "audio.rate" in proc.stderr and "out of range" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_type_while_speaking_types_sentences_before_the_release(rig_factory):
+    rig = rig_factory("push_to_talk", type_while_speaking=True)
+    rig.wait(State.READY)
+    rig.press()
+    rig.wait(State.RECORDING)
+    wait_for(lambda: "Sentence 2." in rig.host.text, what="text typed while speaking")
+    assert rig.daemon.state is State.RECORDING
+    rig.release()
+    rig.wait(State.READY)
+    assert rig.host.text.startswith("Sentence 1. Sentence 2.")
+    assert not rig.host.keys_down
+
+
+def test_type_while_speaking_long_press_stops_further_typing(rig_factory):
+    rig = rig_factory("toggle", type_while_speaking=True)
+    rig.wait(State.READY)
+    rig.click()
+    wait_for(lambda: "Sentence 1." in rig.host.text, what="first sentence")
+    rig.press()
+    time.sleep(0.8)  # long press: cancel
+    rig.release()
+    rig.wait(State.READY)
+    typed = rig.host.text
+    time.sleep(0.5)
+    assert rig.host.text == typed  # nothing more after the cancel
+    assert not rig.host.keys_down
