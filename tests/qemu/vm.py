@@ -164,7 +164,8 @@ exec switch_root /newroot /bin/sh /mnt/stt-work/agent.sh
 AGENT = r"""#!/bin/sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 W=/mnt/stt-work
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the host's (read-only below, writable through the overlay): a checkout under
+# /tmp (CI clones there) must be visible in the guest.
 mount -t configfs none /sys/kernel/config 2>/dev/null
 modprobe -a @MODULES@ > $W/modprobe.log 2>&1
 echo $? > $W/ready
