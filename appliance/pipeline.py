@@ -79,7 +79,7 @@ class DictationSession:
         self._on_piece = on_piece
         self._segments: queue.Queue[tuple[bool, SpeechSegment] | None] = queue.Queue()
         self._early = pipeline.cfg.asr.early_decode
-        self._early_span: tuple[int, int] | None = None
+        self._early_speech: tuple[int, int] | None = None
         self._early_results: dict[tuple[int, int], Transcript] = {}
         self._busy = threading.Event()
         self.early_hits = 0
@@ -106,15 +106,15 @@ class DictationSession:
     def _maybe_start_early(self) -> None:
         """The speaker just paused: transcribe the open segment now, while the worker is idle.
 
-        If the pause lasts (or the button is released), the closed segment has the same span
+        If the pause lasts (or the button is released), the closed segment has the same speech
         and this result is used; if speech resumes, it is simply not used.
         """
         if self._busy.is_set() or not self._segments.empty():
             return
         tentative = self._segmenter.tentative()
-        if tentative is None or tentative.span == self._early_span:
+        if tentative is None or tentative.speech == self._early_speech:
             return
-        self._early_span = tentative.span
+        self._early_speech = tentative.speech
         self._segments.put((True, tentative))
 
     def finish(self) -> DictationResult:
@@ -160,7 +160,7 @@ class DictationSession:
             early, segment = job
             self._busy.set()
             try:
-                transcript = self._early_results.pop(segment.span, None)
+                transcript = self._early_results.pop(segment.speech, None)
                 if transcript is not None:
                     self.early_hits += 1
                 else:
@@ -172,7 +172,7 @@ class DictationSession:
             finally:
                 self._busy.clear()
             if early:
-                self._early_results = {segment.span: transcript}
+                self._early_results = {segment.speech: transcript}
                 continue
             self._early_results.clear()
             self._dropped.extend(transcript.dropped)

@@ -44,7 +44,8 @@ class SpeechSegment:
     start_s: float  # where speech starts in the recording (before padding)
     end_s: float
     pause_before_s: float  # silence since the previous segment (or the recording start)
-    span: tuple[int, int] = (0, 0)  # sample range in the recording: equal span, equal audio
+    span: tuple[int, int] = (0, 0)  # sample range in the recording
+    speech: tuple[int, int] = (0, 0)  # speech start and end frame: the segment's identity
 
     @property
     def duration_s(self) -> float:
@@ -144,14 +145,17 @@ class VadSegmenter:
         self._start = cut
         self._temp_end = None
 
-    def tentative(self) -> SpeechSegment | None:
-        """The segment that will close if the speaker stays silent, as soon as its end
-        padding has arrived (None while speaking). Its span equals the closed segment's, so
-        a transcription started now can stand for the final one."""
+    def tentative(self, min_pause_s: float = 0.12) -> SpeechSegment | None:
+        """The segment that will close if the speaker stays silent (None while speaking).
+
+        Available once the speaker has been quiet for ``min_pause_s``; it has the same
+        speech frames as the segment that closes if no more speech follows (only its
+        trailing padding may be shorter), so a transcription started now can stand for it.
+        """
         end = self._temp_end
         if not self._triggered or end is None or end - self._start < self._min_speech:
             return None
-        if self._n * FRAME < end * FRAME + self._pad:
+        if (self._n - end) * FRAME < min_pause_s * SAMPLE_RATE:
             return None
         return self._segment(self._start, end, pad_after=True)
 
@@ -166,6 +170,7 @@ class VadSegmenter:
             end_s=end * FRAME / SAMPLE_RATE,
             pause_before_s=max(0.0, pause),
             span=(s0, s1),
+            speech=(start, end),
         )
 
     def _close(self, end: int, out: list[SpeechSegment], *, pad_after: bool = True) -> None:
