@@ -7,9 +7,11 @@ sees long silences, which is where it invents text.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,19 +24,67 @@ SAMPLE_RATE = 16000
 FRAME = 512  # Silero's window at 16 kHz (32 ms)
 MAX_SEGMENT_S = 25.0  # stay inside Whisper's 30 s window
 _model_lock = threading.Lock()
-_shared_model: Any = None
+_shared_model: SileroVad | None = None
 
 
-def load_vad_model() -> Any:
-    """The Silero model from the silero-vad wheel (no download), loaded once per process."""
+def silero_model_path(name: str = "silero_vad.onnx") -> Path:
+    """The model file inside the installed silero-vad package.
+
+    Found without importing the package: its __init__ imports torch (about 200 MB of
+    memory), which the device does not need to run the ONNX model.
+    """
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the silero-vad package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    if not path.is_file():
+        raise RuntimeError(f"silero-vad has no {name} at {path}")
+    return path
+
+
+class SileroVad:
+    """Silero VAD (the silero-vad package's ONNX model) run with onnxruntime, one stream.
+
+    Mirrors the package's own OnnxWrapper: 512-sample frames with 64 samples of context
+    and a recurrent state carried from frame to frame.
+    """
+
+    CONTEXT = 64
+
+    def __init__(self, path: Path | None = None):
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            str(path or silero_model_path()),
+            sess_options=opts,
+            providers=["CPUExecutionProvider"],
+        )
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.reset_states()
+
+    def reset_states(self) -> None:
+        self._state = np.zeros((2, 1, 128), np.float32)
+        self._context = np.zeros((1, self.CONTEXT), np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        """Speech probability of one 512-sample frame."""
+        x = np.concatenate([self._context, frame.reshape(1, -1).astype(np.float32)], axis=1)
+        out, self._state = self.session.run(
+            None, {"input": x, "state": self._state, "sr": self._sr}
+        )
+        self._context = x[:, -self.CONTEXT :]
+        return float(out[0][0])
+
+
+def load_vad_model() -> SileroVad:
+    """The VAD model, loaded once per process (sessions reset its state)."""
     global _shared_model
     with _model_lock:
         if _shared_model is None:
-            import torch
-            from silero_vad import load_silero_vad
-
-            torch.set_num_threads(1)
-            _shared_model = load_silero_vad(onnx=False)
+            _shared_model = SileroVad()
         return _shared_model
 
 
@@ -56,9 +106,6 @@ class VadSegmenter:
     """Feed 16 kHz mono blocks of any size; get back speech segments as pauses close them."""
 
     def __init__(self, cfg: VadConfig, model: Any | None = None):
-        import torch
-
-        self._torch = torch
         self.cfg = cfg
         self.model = model if model is not None else load_vad_model()
         self.model.reset_states()
@@ -90,8 +137,7 @@ class VadSegmenter:
         t0 = time.perf_counter()
         for offset in range(0, usable, FRAME):
             frame = data[offset : offset + FRAME]
-            with self._torch.inference_mode():
-                prob = float(self.model(self._torch.from_numpy(frame.copy()), SAMPLE_RATE).item())
+            prob = self.model(frame)
             self._step(frame, prob, out)
         self.seconds_in_model += time.perf_counter() - t0
         return out

@@ -80,3 +80,35 @@ def test_long_monologue_is_split_inside_whisper_window(speech_items) -> None:
     segs = segments_of(audio, cfg=VadConfig(min_silence_ms=3000))
     assert segs
     assert max(s.duration_s for s in segs) <= MAX_SEGMENT_S + 1.0
+
+
+def test_onnx_runner_matches_the_silero_package_own_model(two_sentences: np.ndarray) -> None:
+    """Our torch-free runner of the package's ONNX file against silero-vad's own loader."""
+    import torch
+    from silero_vad import load_silero_vad
+
+    from appliance.vad import FRAME, SileroVad
+
+    reference = load_silero_vad(onnx=True)
+    ours = SileroVad()
+    frames = [two_sentences[i : i + FRAME] for i in range(0, len(two_sentences) - FRAME, FRAME)]
+    theirs = [float(reference(torch.from_numpy(f.copy()), SAMPLE_RATE)) for f in frames]
+    mine = [ours(f) for f in frames]
+    assert max(abs(a - b) for a, b in zip(mine, theirs, strict=True)) < 1e-4
+    assert max(mine) > 0.9 and min(mine) < 0.1  # it does see speech and silence
+
+
+def test_the_device_never_imports_torch() -> None:
+    """torch costs ~200 MB of RAM; the VAD and the pipeline must work without it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import numpy as np\n"
+        "from appliance.vad import VadSegmenter\n"
+        "from appliance.config import VadConfig\n"
+        "v = VadSegmenter(VadConfig()); v.feed(np.zeros(16000, np.float32)); v.flush()\n"
+        "import appliance.pipeline, appliance.daemon, appliance.cli\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
