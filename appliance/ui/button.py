@@ -8,6 +8,8 @@ first factory that loads; ``mock`` uses gpiozero's own MockFactory (tests, lapto
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 from appliance.config import ButtonConfig
 
 log = logging.getLogger(__name__)
+
+TEST_FIFO_ENV = "STT_KEYBOARD_TEST_BUTTON_FIFO"
 
 MODEL_PATH = Path("/proc/device-tree/model")
 
@@ -150,11 +154,43 @@ class Button:
     def close(self) -> None:
         self._button.close()
 
+    def serve_test_fifo(self, path: str) -> None:
+        """Test hook, only with gpiozero's mock pins: lines "press" / "release" written to the
+        FIFO at ``path`` drive the button's mock pin, so gpiozero reports the edges as usual."""
+        from gpiozero.pins.mock import MockPin
+
+        pin = self._button.pin
+        if not isinstance(pin, MockPin):
+            raise RuntimeError(f"{TEST_FIFO_ENV} works only with the mock pin factory")
+        pressed, released = (pin.drive_low, pin.drive_high)
+        if not self.cfg.pull_up:
+            pressed, released = released, pressed
+
+        def serve() -> None:
+            while True:
+                with open(path, encoding="utf-8") as fifo:  # blocks until a writer opens it
+                    for line in fifo:
+                        word = line.strip()
+                        if word in ("press", "release"):
+                            log.info("test button: %s", word)
+                            (pressed if word == "press" else released)()
+
+        threading.Thread(target=serve, name="test-button", daemon=True).start()
+        log.warning("test hook: button driven through %s", path)
+
 
 def open_button(cfg: ButtonConfig, callback: Callable[[ButtonEvent], None]) -> Button | None:
-    """The button, or None (logged once) when there is no usable GPIO."""
+    """The button, or None (logged once) when there is no usable GPIO.
+
+    With ``pin_factory: mock`` and ``$STT_KEYBOARD_TEST_BUTTON_FIFO`` set, the FIFO drives the
+    mock pin (:meth:`Button.serve_test_fifo`): the end-to-end test presses the button this way.
+    """
     try:
-        return Button(cfg, callback)
+        button = Button(cfg, callback)
     except Exception as exc:
         log.warning("no button (GPIO %d): %s; running without it", cfg.pin, exc)
         return None
+    fifo = os.environ.get(TEST_FIFO_ENV)
+    if fifo and cfg.pin_factory == "mock":
+        button.serve_test_fifo(fifo)
+    return button
