@@ -1,8 +1,9 @@
 """Boot Debian's kernel in QEMU (TCG) as a USB host + gadget, and run commands in it.
 
 Everything it needs is installed or fetched here (Debian, root): qemu-system-x86, busybox-static,
-kmod, and the kernel package named by ``apt-cache depends linux-image-amd64`` (fetched with
-``apt-get download`` into ``$STT_KEYBOARD_CACHE/qemu``, default ``~/.cache/stt-keyboard/qemu``).
+kmod, alsa-utils (``aplay`` feeds the appliance test's loopback microphone), and the kernel
+package named by ``apt-cache depends linux-image-amd64`` (fetched with ``apt-get download`` into
+``$STT_KEYBOARD_CACHE/qemu``, default ``~/.cache/stt-keyboard/qemu``).
 A missing piece that cannot be installed raises :class:`VMError`: the tests fail loudly.
 
 The guest: a busybox initramfs loads virtio/9p/overlay, mounts the host's ``/`` read-only over
@@ -237,7 +238,7 @@ class GuestVM:
         return p.read_text(errors="replace") if p.exists() else ""
 
     def start(self, timeout_s: float = 240.0) -> None:
-        ensure_packages(["qemu-system-x86", "busybox-static", "kmod"])
+        ensure_packages(["qemu-system-x86", "busybox-static", "kmod", "alsa-utils"])
         vmlinuz, moddir, kver = ensure_kernel()
         cache = cache_dir()
         initrd = cache / f"initrd-{kver}.gz"
