@@ -1,0 +1,337 @@
+"""The whole appliance on real kernel parts (QEMU guest, Debian kernel), speech engine on the host.
+
+In the guest: our gadget script binds the USB keyboard to dummy_udc (the same kernel enumerates
+it as a USB keyboard), ``snd-aloop`` is the microphone (a real speech recording is played into
+``hw:Loopback,0,0`` with ``aplay``; the daemon's PyAudio captures ``hw:0,1``), and the daemon runs
+as its unit runs it (``stt-keyboard --config FILE run``, logging to stderr) with gpiozero's mock
+pins; the test presses and releases the button through the FIFO test hook that drives the mock
+pin (``STT_KEYBOARD_TEST_BUTTON_FIFO``). The text is read back from the guest's
+``/dev/input/eventN`` of the enumerated keyboard and scored against the recording's reference.
+
+What is NOT in the guest: the speech engine. Under TCG on this kind of machine, importing torch
+and loading whisper-base in the guest took 9 minutes before the daemon was ready (measured), far
+beyond the suite's budget. So ``guest_daemon.py`` replaces only the daemon's engine loader with a
+bridge: each recording's audio, as the daemon's microphone captured it, is handed to this test,
+which runs the project's real :class:`Pipeline` (Silero VAD + faster-whisper, same config) on the
+host and hands back the typed items. Everything else — capture, state machine, button, typing,
+error reporting and recovery — is the daemon's own code on the guest kernel.
+
+Then the host is pulled (the UDC unbound): the daemon should log "Host not connected", recover
+when the UDC is bound again, and type a second dictation right. Then the "microphone" is
+pulled (the snd-aloop card unbound from its driver, as a USB microphone's card disconnects when
+unplugged): the daemon notices ("microphone stopped delivering audio"), but then dies in
+PortAudio's close (strict xfail). The host pull is also a strict xfail: dummy_udc keeps
+reporting "configured" after the unbind, so the daemon's host probe never sees it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .conftest import GADGET
+from .decode import decode
+from .vm import ROOT, GuestVM
+
+pytestmark = pytest.mark.qemu
+
+SPEECH = ROOT.parent / "shared" / "speech"
+FIRST = "ljspeech_coqui/LJ001-0011.wav"  # 4.5 s, 22.05 kHz (aplay's plug converts)
+SECOND = "cmu_arctic_pyroomacoustics/arctic_aew_a0003.wav"  # 3.5 s, 16 kHz
+MAX_WER = 0.25
+UDC = "/sys/kernel/config/usb_gadget/stt-keyboard/UDC"
+ALOOP = "/sys/bus/platform/drivers/snd_aloop"
+CONFIG = """\
+audio:
+  device: "(hw:0,1)"   # PortAudio's name for the loopback card's capture device 1
+  rate: 16000
+  channels: 1
+asr:
+  model: {model}
+  threads: 2
+  language: en
+button:
+  pin_factory: mock
+hid:
+  layout: us
+  # The guest's evdev keeps 64 events per reader; on a loaded 2-core machine the host can
+  # deschedule the vCPU running the test's reader while the other types (SYN_DROPPED seen).
+  # A slow host is what this option is for; it does not change what is typed.
+  report_delay_ms: 4
+"""
+
+
+def reference(path: str) -> str:
+    with open(SPEECH / "manifest.tsv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["path"] == path:
+                return row["reference_text"]
+    raise AssertionError(f"{path} not in the speech manifest")
+
+
+def wer(ref: str, hyp: str) -> float:
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    return float(jiwer.wer(norm(ref), norm(hyp)))
+
+
+@dataclass
+class HostEngine:
+    """Answers the guest daemon's bridge with the project's real pipeline (on the host)."""
+
+    directory: Path
+    cfg: Any
+    answered: dict[int, tuple[np.ndarray, str]] = field(default_factory=dict)
+    errors: list[BaseException] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def serve(self) -> None:
+        from appliance.pipeline import Pipeline
+        from appliance.text import items_to_text
+
+        try:
+            pipeline = Pipeline.load(self.cfg)
+            while not self._stop.is_set():
+                for req in sorted(self.directory.glob("req-*.f32")):
+                    n = int(req.stem.split("-")[1])
+                    if n in self.answered:
+                        continue
+                    audio = np.frombuffer(req.read_bytes(), dtype="<f4")
+                    session = pipeline.start()
+                    for i in range(0, len(audio), 512):
+                        session.feed(audio[i : i + 512])
+                    result = session.finish()
+                    items = [
+                        {"text": i} if isinstance(i, str) else {"key": i.value}
+                        for i in result.items
+                    ]
+                    tmp = self.directory / f"resp-{n}.tmp"
+                    tmp.write_text(json.dumps(items))
+                    tmp.rename(self.directory / f"resp-{n}.json")
+                    self.answered[n] = (audio, items_to_text(result.items))
+                time.sleep(0.05)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Appliance:
+    """The daemon running in the guest: its log, its button FIFO, its keyboard's events."""
+
+    def __init__(self, vm: GuestVM, out: Path) -> None:
+        self.vm = vm
+        self.out = out
+        self.guest_out = f"/mnt/stt-work/{out.name}"
+        self.log_path = out / "daemon.err"
+
+    def sh(self, script: str, timeout_s: float = 60.0) -> str:
+        rc, text = self.vm.run(script, timeout_s=timeout_s)
+        assert rc == 0, f"guest command failed ({rc}):\n{script}\n{text}"
+        return text
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def lines(self) -> list[str]:
+        return [ln for ln in self.log.splitlines() if " appliance." in ln]
+
+    def wait_log(self, pattern: str, *, after: int = 0, timeout_s: float = 60.0) -> int:
+        """Wait until a daemon log line (from index ``after`` on) matches; its index."""
+        rx = re.compile(pattern)
+        t0 = time.monotonic()
+        while True:
+            lines = self.lines()
+            for i in range(after, len(lines)):
+                if rx.search(lines[i]):
+                    return i
+            if time.monotonic() - t0 > timeout_s:
+                self.vm.run("kill -USR1 $(cat /tmp/stt-daemon.pid); sleep 2", timeout_s=30)
+                stacks = [ln for ln in self.log.splitlines() if ln.startswith(("Thread", "  File"))]
+                tail = "\n".join(lines[-30:] + stacks[-60:])
+                raise AssertionError(f"no daemon log line /{pattern}/ in {timeout_s}s:\n{tail}")
+            time.sleep(0.1)
+
+    def button(self, word: str) -> None:
+        self.sh(f"echo {word} > /tmp/stt-button")
+
+    def dictate(self, name: str, wav: Path) -> tuple[str, int]:
+        """Press, play the recording into the loopback card, release; the text the guest's
+        USB keyboard device received, and the log index after typing ended."""
+        start = len(self.lines())
+        ev = f"{self.guest_out}/{name}.ev"
+        self.sh(
+            "for i in $(seq 100); do "
+            "  e=$(awk '/STT Keyboard/{f=1} f&&/Handlers=/{match($0,/event[0-9]+/);"
+            "    print substr($0,RSTART,RLENGTH); exit}' /proc/bus/input/devices); "
+            '  [ -n "$e" ] && [ -e /dev/input/$e ] && break; sleep 0.1; done; '
+            f"(chrt -f 90 cat /dev/input/$e > {ev} & echo $! > /tmp/stt-cat.pid); sleep 0.3"
+        )
+        self.button("press")
+        self.wait_log(r"state: recording", after=start, timeout_s=30)
+        self.sh(f"aplay -q -D plughw:Loopback,0,0 {wav}", timeout_s=60)
+        time.sleep(0.3)
+        self.button("release")
+        self.wait_log(r"state: typing", after=start, timeout_s=120)
+        end = self.wait_log(r"state: (ready|error)", after=start + 1, timeout_s=60)
+        self.sh("sleep 0.5; kill $(cat /tmp/stt-cat.pid)")
+        raw = (self.out / f"{name}.ev").read_bytes()
+        d = decode(raw, "us")
+        assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
+        assert d.repeats == 0 and not d.held_at_end, "a key was left pressed"
+        return d.text, end
+
+
+@pytest.fixture(scope="module")
+def appliance(vm: GuestVM) -> Iterator[tuple[Appliance, HostEngine]]:
+    from appliance.config import parse_config
+    from appliance.models import fetch_model, model_cache_dir
+
+    model = fetch_model("base", model_cache_dir(), quiet=True)
+    out = vm.workdir / "appliance"
+    out.mkdir(exist_ok=True)
+    config = CONFIG.format(model=model)
+    (out / "config.yaml").write_text(config)
+    engine = HostEngine(out / "bridge", parse_config(config))
+    (out / "bridge").mkdir(exist_ok=True)
+    server = threading.Thread(target=engine.serve, name="host-engine", daemon=True)
+    server.start()
+    app = Appliance(vm, out)
+    # The gadget by our script (the session fixture brought it up; "up" again is a no-op that
+    # must still succeed), the loopback card as the only sound card.
+    text = app.sh(f"sh {GADGET} up && sh {GADGET} status && modprobe snd-aloop && "
+                  "cat /proc/asound/cards && command -v aplay")  # fmt: skip
+    assert "bound to dummy_udc.0" in text and "Loopback" in text, text
+    app.sh(
+        "rm -f /tmp/stt-button && mkfifo /tmp/stt-button && "
+        f"cd {ROOT} && (STT_KEYBOARD_TEST_BUTTON_FIFO=/tmp/stt-button PYTHONUNBUFFERED=1 "
+        f"setsid {sys.executable} tests/qemu/guest_daemon.py {app.guest_out}/bridge "
+        f"--config {app.guest_out}/config.yaml run "
+        f"> {app.guest_out}/daemon.out 2> {app.guest_out}/daemon.err & "
+        "echo $! > /tmp/stt-daemon.pid)"
+    )
+    try:
+        yield app, engine
+    finally:
+        # The later HID tests take the gadget down: the daemon must not hold /dev/hidg0.
+        app.vm.run("kill -9 $(cat /tmp/stt-daemon.pid) 2>/dev/null; sleep 1; "
+                   f"echo snd_aloop.0 > {ALOOP}/bind 2>/dev/null; true", timeout_s=30)  # fmt: skip
+        engine.stop()
+        server.join(10)
+
+
+def test_appliance_end_to_end(appliance: tuple[Appliance, HostEngine]) -> None:
+    app, engine = appliance
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+
+    def lap(what: str) -> None:
+        timings[what] = round(time.monotonic() - t0 - sum(timings.values()), 1)
+
+    # Started as its unit starts it: ready once the microphone, the gadget and the host are ok.
+    ready = app.wait_log(r"state: ready", timeout_s=180)
+    assert engine.errors == [], engine.errors
+    log = "\n".join(app.lines())
+    assert "microphone 'Loopback: PCM (hw:0,1)' at 16000 Hz" in log, log
+    assert "test hook: button driven through /tmp/stt-button" in log, log
+    lap("start")
+
+    # 1. A real recording through the loopback microphone, typed into the real USB host stack.
+    text, end = app.dictate("first", SPEECH / FIRST)
+    assert engine.errors == [], engine.errors
+    assert "state: ready" in app.lines()[end], app.lines()[end]
+    audio, engine_text = engine.answered[1]
+    # What the microphone captured is the recording (pre-roll + speech + tail, real time).
+    assert 4.5 <= len(audio) / 16000 <= 12, len(audio) / 16000
+    assert float(np.sqrt(np.mean(audio**2))) > 0.01, "the capture is silent"
+    assert text == engine_text, (text, engine_text)  # typed exactly what the pipeline gave
+    assert wer(reference(FIRST), text) <= MAX_WER, (reference(FIRST), text)
+    lap("dictation 1")
+
+    print(f"\nappliance e2e (QEMU TCG): {timings}; typed {text!r}")
+    assert ready >= 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: after writing '' to the gadget's UDC no 'Host not connected' is logged "
+    "within 30 s: dummy_udc's /sys/class/udc/*/state still reads 'configured' after the "
+    "unbind, and that is all the daemon's host probe (udc_configured) looks at.",
+)
+def test_host_pulled_reported_and_recovers(appliance: tuple[Appliance, HostEngine]) -> None:
+    app, engine = appliance
+    mark = len(app.lines())
+    app.sh(f"echo '' > {UDC}")
+    try:
+        app.wait_log(r"ERROR appliance\.daemon: Host not connected", after=mark, timeout_s=30)
+    finally:
+        print("\nUDC state after unbind:", app.vm.run("cat /sys/class/udc/*/state")[1])
+        app.sh(f"echo dummy_udc.0 > {UDC}")
+    back = len(app.lines())
+    app.wait_log(r"recovered from: Host not connected", after=back, timeout_s=30)
+    app.wait_log(r"state: ready", after=back, timeout_s=30)
+    text2, _ = app.dictate("second", SPEECH / SECOND)
+    assert engine.errors == [], engine.errors
+    assert wer(reference(SECOND), text2) <= MAX_WER, (reference(SECOND), text2)
+
+
+def pids(app: Appliance) -> str:
+    """The daemon's threads: state and kernel wait channel (diagnostics for a hang)."""
+    return app.vm.run(
+        "p=$(cat /tmp/stt-daemon.pid); kill -0 $p || echo daemon $p is not running; "
+        "for t in /proc/$p/task/*; do "
+        "echo $(cat $t/comm) $(awk '{print $3}' $t/stat) $(cat $t/wchan); done",
+        timeout_s=30,
+    )[1]
+
+
+def test_microphone_pull_detected(appliance: tuple[Appliance, HostEngine]) -> None:
+    """The loopback card is unbound from its driver (as a USB microphone's card disconnects
+    when unplugged): the daemon notices that no audio arrives any more."""
+    app, _ = appliance
+    mark = len(app.lines())
+    app.sh(f"echo snd_aloop.0 > {ALOOP}/unbind")
+    app.wait_log(r"WARNING appliance\.daemon: microphone stopped delivering audio", after=mark,
+                 timeout_s=30)  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: after the loopback card disconnects, the daemon logs 'microphone stopped "
+    "delivering audio', PortAudio prints 'alsa_snd_pcm_drop ... failed' while closing, and "
+    "the daemon process dies without a Python traceback (a native crash in PortAudio/ALSA "
+    "close on the disconnected card): no 'No microphone' error, no recovery.",
+)
+def test_microphone_reported_and_recovers(appliance: tuple[Appliance, HostEngine]) -> None:
+    app, _ = appliance
+    try:
+        app.wait_log(r"ERROR appliance\.daemon: No microphone", timeout_s=20)
+    finally:
+        print(f"\ndaemon threads after the card disconnect (name state wchan):\n{pids(app)}")
+        print("daemon stderr tail:\n" + "\n".join(app.log.splitlines()[-15:]))
+        app.sh(f"echo snd_aloop.0 > {ALOOP}/bind; cat /proc/asound/cards")
+    back = len(app.lines())
+    app.wait_log(r"recovered from: No microphone", after=back, timeout_s=60)
+    app.wait_log(r"state: ready", after=back, timeout_s=30)
+    mark = len(app.lines())
+    # SIGTERM: a clean stop.
+    app.sh(
+        "p=$(cat /tmp/stt-daemon.pid); kill $p; for i in $(seq 100); do "
+        "kill -0 $p 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+    )
+    app.wait_log(r"state: stopped", after=mark, timeout_s=10)
