@@ -87,11 +87,24 @@ class Problem:
     detail: str  # what to do
 
 
-def udc_configured(sys_class_udc: str = "/sys/class/udc") -> bool:
-    """Whether a USB host has configured our gadget (the UDC's state is "configured")."""
-    for state in glob.glob(os.path.join(sys_class_udc, "*", "state")):
+def udc_configured(
+    sys_class_udc: str = "/sys/class/udc", gadgets: str = "/sys/kernel/config/usb_gadget"
+) -> bool:
+    """Whether a USB host has configured our gadget.
+
+    The gadget must be bound to a UDC (its ConfigFS ``UDC`` file names one) and that UDC's
+    state must be "configured". The state alone is not enough: after an unbind some UDC
+    drivers (dummy_udc, measured) keep reporting "configured".
+    """
+    bound = set()
+    for udc_file in glob.glob(os.path.join(gadgets, "*", "UDC")):
         with contextlib.suppress(OSError):
-            if Path(state).read_text().strip() == "configured":
+            name = Path(udc_file).read_text().strip()
+            if name:
+                bound.add(name)
+    for name in bound:
+        with contextlib.suppress(OSError):
+            if Path(sys_class_udc, name, "state").read_text().strip() == "configured":
                 return True
     return False
 
