@@ -11,6 +11,7 @@ import collections
 import contextlib
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -187,6 +188,7 @@ class Microphone:
         self._tail_deadline: float | None = None
         self.device_name = ""
         self.error: Exception | None = None
+        self.abandoned = False  # a vanished device's stream was left open (see close)
         self._last_block = 0.0
 
     # -- lifecycle
@@ -200,6 +202,8 @@ class Microphone:
             channels = min(self.cfg.channels or 1, int(info["maxInputChannels"]))
             frames = max(1, rate * self.cfg.block_ms // 1000)
             self.device_name = str(info["name"])
+            if not alsa_capture_present(self.device_name):
+                raise MicrophoneError(f"No microphone: '{self.device_name}' is gone (unplugged?)")
             self._resampler = Resampler(rate, channels)
             try:
                 self._stream = self._pa.open(
@@ -228,12 +232,15 @@ class Microphone:
         self._running.clear()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
-        if self.error is not None and self._stream is not None:
-            # The device vanished under the stream. Closing it makes PortAudio/ALSA crash
-            # the whole process (measured: snd-aloop disconnected in the QEMU test), so the
-            # dead stream is kept, never closed; a new Microphone opens the device again.
+        stalled = self._thread is not None and self._thread.is_alive()
+        if (self.error is not None or stalled) and self._stream is not None:
+            # The device vanished under the stream (the read failed, or it still hangs).
+            # Closing it makes PortAudio/ALSA crash the whole process (measured: snd-aloop
+            # disconnected in the QEMU test), so the dead stream is kept, never closed; a
+            # new Microphone opens the device again.
             _ABANDONED.append((self._stream, self._pa))
             self._stream = self._pa = None
+            self.abandoned = True
         for closer in (
             lambda: self._stream and self._stream.stop_stream(),
             lambda: self._stream and self._stream.close(),
@@ -311,6 +318,23 @@ class Microphone:
                 self._preroll_samples += len(block)
                 while self._preroll and self._preroll_samples - len(self._preroll[0]) >= keep:
                     self._preroll_samples -= len(self._preroll.popleft())
+
+
+_ALSA_HW = re.compile(r"\(hw:(\d+),(\d+)\)")
+
+
+def alsa_capture_present(device_name: str, proc_asound: str = "/proc/asound") -> bool:
+    """Whether the ALSA capture device behind a PortAudio name ("… (hw:1,0)") still exists.
+
+    PortAudio keeps the device list it read at start-up, and opening a card that has since
+    disappeared aborts the process inside PortAudio (measured), so a vanished card is
+    checked for first. Names without an ALSA hw address (PulseAudio, "default") pass.
+    """
+    match = _ALSA_HW.search(device_name)
+    if match is None or not Path(proc_asound).is_dir():
+        return True
+    card, device = match.groups()
+    return Path(proc_asound, f"card{card}", f"pcm{device}c").exists()
 
 
 def level_of(block: np.ndarray) -> float:

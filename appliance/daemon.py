@@ -80,6 +80,9 @@ class HostGone(OSError):
     """The typist reported that the host stopped taking reports."""
 
 
+EXIT_RESTART = 75  # EX_TEMPFAIL: systemd restarts the service (Restart=on-failure)
+
+
 @dataclass(frozen=True)
 class Problem:
     code: str  # no_microphone, no_gadget, no_host, model
@@ -176,6 +179,7 @@ class Daemon:
         self._last_elapsed = -1.0
         self._last_level_t = 0.0
         self._stopping = False
+        self._exit_code = 0
         self._mic_failures = 0
         self._mic_next_try = 0.0
         self._mic_problem: Problem | None = None
@@ -342,7 +346,21 @@ class Daemon:
             log.warning("microphone stopped delivering audio")
             with contextlib.suppress(Exception):
                 self.audio.close()
+            abandoned = getattr(self.audio, "abandoned", False)
             self.audio = None
+            if abandoned:
+                # PortAudio cannot drop a vanished device in this process (closing it
+                # crashes; its device list stays stale): report, then exit so that systemd
+                # (Restart=on-failure) starts a fresh process that finds the microphone.
+                problem = Problem(
+                    "no_microphone",
+                    "No microphone",
+                    "It was unplugged while in use; the service restarts to open it again.",
+                )
+                self._error(problem)
+                self._exit_code = EXIT_RESTART
+                self.stop()
+                return problem
         if self.audio is None:
             now = self._clock()
             if now < self._mic_next_try and self._mic_problem is not None:
@@ -635,7 +653,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 close()
         self._enter(State.STOPPED)
-        return 0
+        return self._exit_code
 
     # ---------------------------------------------------------------- model
     def _load(self) -> None:

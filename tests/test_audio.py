@@ -209,3 +209,12 @@ def test_unplugged_microphone_ends_the_recording_with_an_error(
         assert not mic.alive
     finally:
         mic.close()
+
+
+def test_vanished_alsa_card_is_detected_before_portaudio_opens_it(tmp_path: Path) -> None:
+    from appliance.audio import alsa_capture_present
+
+    (tmp_path / "card1" / "pcm0c").mkdir(parents=True)
+    assert alsa_capture_present("USB PnP Sound Device: Audio (hw:1,0)", str(tmp_path))
+    assert not alsa_capture_present("Loopback: PCM (hw:2,1)", str(tmp_path))
+    assert alsa_capture_present("pulse", str(tmp_path))  # not an ALSA hw device
