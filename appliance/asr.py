@@ -161,9 +161,7 @@ class Transcriber:
                 kept.append(text)
         return kept, dropped
 
-    def decode_segments(
-        self, audio: np.ndarray, language: str, *, encoder_frames: int | None = None
-    ) -> list[tuple[str, float, float]]:
+    def decode_segments(self, audio: np.ndarray, language: str) -> list[tuple[str, float, float]]:
         """(text, no-speech probability, average log-probability) per decoded window.
 
         Audio that fits one window is decoded with the encoder input sized to the audio
@@ -175,7 +173,7 @@ class Transcriber:
             options = self.decode_options(len(audio) / SAMPLE_RATE)
             segments, _info = self.model.transcribe(audio, language=language, **options)
             return [(s.text.strip(), s.no_speech_prob, s.avg_logprob) for s in segments]
-        frames = encoder_frames or self.encoder_frames_for(content_frames)
+        frames = self.encoder_frames_for(content_frames)
         return [self._decode_window(audio, language, frames)]
 
     def encoder_frames_for(self, content_frames: int) -> int:

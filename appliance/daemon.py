@@ -744,10 +744,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     from appliance.ui.oled import open_oled
     from appliance.ui.screens import ScreenModel
 
-    if getattr(args, "model", None):
-        cfg = with_overrides(cfg, asr={"model": args.model})
-    if getattr(args, "layout", None):
-        cfg = with_overrides(cfg, hid={"layout": args.layout})
+    # --model and --layout were applied by the command line (cli.effective_config).
     if getattr(args, "no_hardware", False):
         cfg = with_overrides(
             cfg, button={"pin_factory": "mock"}, leds={"kind": "none"}, oled={"enabled": False}

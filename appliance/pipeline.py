@@ -91,7 +91,6 @@ class DictationSession:
         self._error: BaseException | None = None
         self._worker = threading.Thread(target=self._transcribe_loop, name="asr", daemon=True)
         self._worker.start()
-        self.last_level = 0.0
 
     def feed(self, block: np.ndarray) -> None:
         if self._cancelled.is_set():

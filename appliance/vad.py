@@ -124,7 +124,6 @@ class VadSegmenter:
         self._temp_end: int | None = None
         self._last_end_sample = 0
         self._prev_speech_end = 0
-        self.speech_frames = 0
         self.seconds_in_model = 0.0
 
     def feed(self, block: np.ndarray) -> list[SpeechSegment]:
@@ -165,7 +164,6 @@ class VadSegmenter:
         index = self._n
         self._n += 1
         if prob >= self.cfg.threshold:
-            self.speech_frames += 1
             if not self._triggered:
                 self._triggered = True
                 self._start = index

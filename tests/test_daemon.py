@@ -422,7 +422,7 @@ def test_press_while_typing_stops_cleanly(rig_factory):
     rig.wait(State.READY)
     rig.click(0.2)
     rig.wait(State.TYPING)
-    time.sleep(0.15)
+    wait_for(lambda: len(rig.host.text) > 0, what="typing under way")  # not a fixed sleep
     rig.click()
     rig.wait(State.READY)
     time.sleep(0.3)
