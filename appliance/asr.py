@@ -9,6 +9,7 @@ its reason so a user can see why something was not typed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import unicodedata
@@ -27,6 +28,27 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
 FULL_WINDOW = 3000  # mel frames in Whisper's 30-second window
+
+
+@dataclass(frozen=True)
+class WordTime:
+    """A word of a decode and where it is in the audio (seconds from its start)."""
+
+    text: str
+    tokens: list[int]
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decode of one piece of audio: its tokens, text, scores and (maybe) word times."""
+
+    tokens: list[int]
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    words: list[WordTime] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,13 @@ def collapse_repeats(text: str, *, max_ngram: int = 8) -> str:
 
 
 class Transcriber:
-    """The faster-whisper model for one configuration; thread-safe, one decode at a time."""
+    """The faster-whisper model for one configuration; thread-safe.
+
+    ``asr.threads`` are split between ``asr.parallel_decodes`` CTranslate2 workers that
+    share one copy of the weights, so two decodes can run at once. On this project's 2-core
+    test machine a decoder step on one thread was also 2.6x faster than on two (measured in
+    docs/performance.md).
+    """
 
     def __init__(
         self,
@@ -85,8 +113,11 @@ class Transcriber:
     ):
         self.cfg = cfg
         self.model_dir = Path(model_dir)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the tokenizer cache
         self._tokenizers: dict[str, Any] = {}
+        total = cfg.threads or os.cpu_count() or 1
+        self.workers = max(1, min(cfg.parallel_decodes, total))
+        self.threads_per_decode = max(1, total // self.workers)
         report = progress or (lambda fraction, what: None)
         report(0.05, "loading libraries")
         from faster_whisper import WhisperModel
@@ -97,7 +128,8 @@ class Transcriber:
                 str(self.model_dir),
                 device="cpu",
                 compute_type=cfg.compute_type,
-                cpu_threads=cfg.threads,
+                cpu_threads=self.threads_per_decode,
+                num_workers=self.workers,
                 local_files_only=True,
             )
         except Exception as exc:
@@ -114,14 +146,13 @@ class Transcriber:
     # -- public
     def transcribe(self, audio: np.ndarray) -> Transcript:
         t0 = time.perf_counter()
-        with self._lock:
-            language = self._language_for(audio)
-            kept, dropped = self._decode(audio, language)
+        language = self.language_for(audio)
+        kept, dropped = self._decode(audio, language)
         text = collapse_repeats(" ".join(kept).strip())
         return Transcript(text, language, time.perf_counter() - t0, dropped)
 
     # -- internals
-    def _language_for(self, audio: np.ndarray) -> str:
+    def language_for(self, audio: np.ndarray) -> str:
         if self.cfg.language != "auto":
             return self.cfg.language
         _, _, probs = self.model.detect_language(audio)
@@ -187,22 +218,44 @@ class Transcriber:
     def _decode_window(
         self, audio: np.ndarray, language: str, frames: int
     ) -> tuple[str, float, float]:
-        """One greedy/beam decode with the encoder input padded to ``frames``, not 3000.
+        """One decode with the encoder input padded to ``frames`` (the encoder benchmark)."""
+        decoded = self.decode_window(audio, language, frames=frames)
+        return decoded.text, decoded.no_speech_prob, decoded.avg_logprob
 
-        Mirrors faster-whisper's generate_with_fallback at temperature 0 (same prompt,
-        suppressed tokens and score recovery), so only the window length differs.
+    def decode_window(
+        self,
+        audio: np.ndarray,
+        language: str,
+        *,
+        prefix: list[int] | None = None,
+        frames: int | None = None,
+        with_words: bool = False,
+    ) -> Decoded:
+        """One decode of audio that fits Whisper's window, the encoder input sized to it.
+
+        ``prefix`` tokens are forced as the start of the transcript (words already typed);
+        the returned tokens include them. Mirrors faster-whisper's generate_with_fallback at temperature 0
+        (same prompt, suppressed tokens and score recovery), with the encoder input sized
+        to the audio. With ``with_words``, word start and end times come from the
+        cross-attention alignment, as in faster-whisper's word timestamps.
         """
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import get_suppressed_tokens
 
         features = self.model.feature_extractor(audio)
         content = features[:, : features.shape[-1] - 1]
+        if frames is None:
+            frames = self.encoder_frames_for(content.shape[-1])
+        # No lock: CTranslate2 runs concurrent calls on its workers.
         encoder_output = self.model.encode(pad_or_trim(content, frames))
         tokenizer = self._tokenizer(language)
         previous = tokenizer.encode(" " + self.cfg.prompt.strip()) if self.cfg.prompt else []
         prompt = self.model.get_prompt(
-            tokenizer, previous, without_timestamps=True, hotwords=self.cfg.hotwords or None
-        )
+            tokenizer,
+            previous,
+            without_timestamps=True,
+            hotwords=self.cfg.hotwords or None,
+        ) + list(prefix or [])
         max_new = self.decode_options(len(audio) / SAMPLE_RATE)["max_new_tokens"]
         result = self.model.model.generate(
             encoder_output,
@@ -217,11 +270,33 @@ class Transcriber:
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
             max_initial_timestamp_index=50,
         )[0]
-        tokens = result.sequences_ids[0]
+        tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        words: list[WordTime] = []
+        if with_words and tokens:
+            aligned = self.model.find_alignment(
+                tokenizer, [tokens], encoder_output, content.shape[-1]
+            )[0]
+            words = [
+                WordTime(w["word"], list(w["tokens"]), float(w["start"]), float(w["end"]))
+                for w in aligned
+            ]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        return tokenizer.decode(tokens).strip(), float(result.no_speech_prob), float(avg_logprob)
+        return Decoded(
+            tokens=tokens,
+            text=tokenizer.decode(tokens).strip(),
+            no_speech_prob=float(result.no_speech_prob),
+            avg_logprob=float(avg_logprob),
+            words=words,
+        )
+
+    def detokenize(self, tokens: list[int], language: str) -> str:
+        return str(self._tokenizer(language).decode(tokens)).strip()
 
     def _tokenizer(self, language: str) -> Any:
+        with self._lock:
+            return self._tokenizer_locked(language)
+
+    def _tokenizer_locked(self, language: str) -> Any:
         from faster_whisper.tokenizer import Tokenizer
 
         cached = self._tokenizers.get(language)

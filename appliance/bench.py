@@ -103,7 +103,7 @@ def run_pipeline(
     pipeline: Any,
     audio: Any,
     cfg: Config,
-    realtime: bool,
+    realtime: bool | float,
     interval_s: float,
     *,
     type_while_speaking: bool = False,
@@ -121,14 +121,16 @@ def run_pipeline(
     return timed
 
 
-def _feed(session: Any, audio: Any, block: int, realtime: bool) -> float:
-    """Feed audio in blocks (at speaking speed if realtime); returns the release time."""
+def _feed(session: Any, audio: Any, block: int, realtime: bool | float) -> float:
+    """Feed audio in blocks (at speaking speed if realtime; a number is a speed-up); returns
+    the release time."""
     from appliance.audio import SAMPLE_RATE, iter_blocks
 
+    speed = float(realtime) if realtime else 0.0
     start = time.perf_counter()
     for i, chunk in enumerate(iter_blocks(audio, block)):
-        if realtime:
-            delay = start + (i + 1) * block / SAMPLE_RATE - time.perf_counter()
+        if speed:
+            delay = start + (i + 1) * block / SAMPLE_RATE / speed - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         session.feed(chunk)
@@ -136,7 +138,7 @@ def _feed(session: Any, audio: Any, block: int, realtime: bool) -> float:
 
 
 def _run_typing_early(
-    pipeline: Any, audio: Any, cfg: Config, realtime: bool, interval_s: float
+    pipeline: Any, audio: Any, cfg: Config, realtime: bool | float, interval_s: float
 ) -> Timed:
     from appliance.audio import SAMPLE_RATE
     from appliance.hid import load_layout
@@ -243,6 +245,8 @@ def benchmark(
         "model": str(pipeline.model_dir),
         "threads": cfg.asr.threads,
         "encoder_window": cfg.asr.encoder_window,
+        "streaming": cfg.asr.streaming,
+        "stream_interval_s": cfg.asr.stream_interval_s,
         "type_while_speaking": cfg.daemon.type_while_speaking,
         "realtime": realtime,
         "report_interval_ms": interval_s * 1000,
@@ -259,7 +263,8 @@ def print_table(out: dict[str, Any]) -> None:
     print()
     print(
         f"model {out['model']}, {out['threads']} threads, {out['recordings']} recordings, "
-        f"{out['audio_s']:.0f} s of speech, encoder window: {out['encoder_window']}"
+        f"{out['audio_s']:.0f} s of speech, encoder window: {out['encoder_window']}, "
+        f"streaming: {out['streaming']}, type while speaking: {out['type_while_speaking']}"
     )
     print(f"{'':32} {'pipeline':>12} {'baseline':>12} {'ratio':>9}")
     row("release -> last key (median)", "release_to_last_key_median_s")
@@ -299,17 +304,24 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--layout", help="host keyboard layout")
     p.add_argument(
         "--type-while-speaking",
-        action="store_true",
-        help="type each finished segment before the release (daemon option)",
+        action=argparse.BooleanOptionalAction,
+        help="type committed words before the release (default: daemon.type_while_speaking)",
+    )
+    p.add_argument(
+        "--streaming",
+        action=argparse.BooleanOptionalAction,
+        help="decode the segment being spoken while it grows (default: asr.streaming)",
     )
     return p
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:
-    if args.type_while_speaking:
-        from appliance.config import with_overrides
+    from appliance.config import with_overrides
 
-        cfg = with_overrides(cfg, daemon={"type_while_speaking": True})
+    if args.type_while_speaking is not None:
+        cfg = with_overrides(cfg, daemon={"type_while_speaking": args.type_while_speaking})
+    if args.streaming is not None:
+        cfg = with_overrides(cfg, asr={"streaming": args.streaming})
     out = benchmark(
         cfg,
         Path(args.manifest),

@@ -97,7 +97,15 @@ class AsrConfig:
         "CTranslate2 compute type.",
         choices=["int8", "int8_float32", "int16", "float32", "float16", "int8_float16", "default"],
     )
-    threads: int = _opt(0, "CPU threads for the model; 0 = all cores.", min=0, max=64)
+    threads: int = _opt(0, "CPU threads for the model in all; 0 = all cores.", min=0, max=64)
+    parallel_decodes: int = _opt(
+        2,
+        "Decodes that can run at once (they share the model's memory and split the threads): "
+        "at the release the last decode starts at once, even while one of the words being "
+        "spoken is still running.",
+        min=1,
+        max=8,
+    )
     language: str = _opt(
         "en", "Spoken language code (en, de, ...), or 'auto' to detect it per recording."
     )
@@ -137,10 +145,18 @@ class AsrConfig:
         "Phrases Whisper invents on noise. A segment that is only such a phrase is dropped "
         "when the model is also unsure about it (never on the list alone).",
     )
-    early_decode: bool = _opt(
+    streaming: bool = _opt(
         True,
-        "Start transcribing when the speaker pauses briefly, before the pause closes the "
-        "segment; the result is used if no more speech follows (shorter wait at release).",
+        "Transcribe while the user speaks: the segment being spoken is decoded again as it "
+        "grows and the words two decodes agree on are committed, so at the release only the "
+        "last words are left (and, with daemon.type_while_speaking, the rest is typed).",
+    )
+    stream_interval_s: float = _opt(
+        0.5,
+        "With streaming: new audio between two decodes of the segment being spoken (a "
+        "decode also starts when the speaker pauses, and never while one is running).",
+        min=0.1,
+        max=10.0,
     )
     encoder_window: Literal["fit", "full"] = _opt(
         "fit",

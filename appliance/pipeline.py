@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from appliance.asr import Transcriber, Transcript
+from appliance.asr import Transcriber, normalise_words
 from appliance.config import Config
 from appliance.hid.keys import TypedItem
 from appliance.models import model_cache_dir, resolve_model
+from appliance.streaming import SegmentStream
 from appliance.text import Piece, TextShaper, items_to_text
-from appliance.vad import SAMPLE_RATE, SpeechSegment, VadSegmenter, load_vad_model
+from appliance.vad import FRAME, SAMPLE_RATE, SpeechSegment, VadSegmenter, load_vad_model
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +73,46 @@ class Pipeline:
 
 
 class DictationSession:
-    """One recording: feed blocks while recording, then finish() (or cancel())."""
+    """One recording: feed blocks while recording, then finish() (or cancel()).
+
+    Two worker threads transcribe. While the user speaks, one decodes the open segment
+    again each time ``asr.stream_interval_s`` of new audio has come in (or the speaker
+    paused) and commits the words two decodes agree on (``appliance.streaming``); committed
+    words are reported as provisional pieces, so they can be typed before the release. The
+    other finishes each segment the VAD closes, at once and in order, without waiting for a
+    running decode of the open segment.
+    """
 
     def __init__(self, pipeline: Pipeline, on_piece: Callable[[Piece], None] | None = None):
         self.pipeline = pipeline
+        asr = pipeline.cfg.asr
         self._segmenter = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
         self._on_piece = on_piece
-        self._segments: queue.Queue[tuple[bool, SpeechSegment] | None] = queue.Queue()
-        self._early = pipeline.cfg.asr.early_decode
-        self._early_speech: tuple[int, int] | None = None
-        self._early_results: dict[tuple[int, int], Transcript] = {}
-        self._busy = threading.Event()
-        self.early_hits = 0
+        self._finals: queue.Queue[SpeechSegment | None] = queue.Queue()
+        self._partials: queue.Queue[SpeechSegment | None] = queue.Queue()
+        self._stream_every = int(asr.stream_interval_s * SAMPLE_RATE) if asr.streaming else 0
+        self._last_partial_end = 0
+        self._streams: dict[int, SegmentStream] = {}
+        self._finished: set[int] = set()
+        self._lock = threading.Lock()  # streams, counters, and the order of pieces
+        self._partial_busy = threading.Event()
+        self._finals_pending = 0
         self._pieces: list[Piece] = []
         self._dropped: list[tuple[str, str]] = []
         self._asr_s = 0.0
+        self._decodes = 0
+        self._reused = 0
         self._samples = 0
         self._cancelled = threading.Event()
         self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._transcribe_loop, name="asr", daemon=True)
-        self._worker.start()
+        self._final_worker = threading.Thread(target=self._final_loop, name="asr", daemon=True)
+        self._final_worker.start()
+        self._partial_worker: threading.Thread | None = None
+        if self._stream_every:
+            self._partial_worker = threading.Thread(
+                target=self._partial_loop, name="asr-stream", daemon=True
+            )
+            self._partial_worker.start()
 
     def feed(self, block: np.ndarray) -> None:
         if self._cancelled.is_set():
@@ -98,32 +120,39 @@ class DictationSession:
         self._samples += len(block)
         closed = self._segmenter.feed(block)
         for segment in closed:
-            self._segments.put((False, segment))
-        if self._early and not closed:
-            self._maybe_start_early()
+            self._close(segment)
+        if self._stream_every and not closed:
+            self._maybe_decode_open_segment()
 
-    def _maybe_start_early(self) -> None:
-        """The speaker just paused: transcribe the open segment now, while the worker is idle.
+    def _close(self, segment: SpeechSegment) -> None:
+        with self._lock:
+            self._finals_pending += 1
+        self._finals.put(segment)
 
-        If the pause lasts (or the button is released), the closed segment has the same speech
-        and this result is used; if speech resumes, it is simply not used.
-        """
-        if self._busy.is_set() or not self._segments.empty():
+    def _maybe_decode_open_segment(self) -> None:
+        """While the streaming worker is idle, decode the segment being spoken (it has grown
+        enough, or the speaker just paused and its words may be complete)."""
+        if self._partial_busy.is_set():
             return
-        tentative = self._segmenter.tentative()
-        if tentative is None or tentative.speech == self._early_speech:
+        segment = self._segmenter.open_segment()
+        if segment is None:
             return
-        self._early_speech = tentative.speech
-        self._segments.put((True, tentative))
+        grown = segment.span[1] - self._last_partial_end >= self._stream_every
+        paused = self._segmenter.tentative() is not None
+        if grown or (paused and self._last_partial_end < segment.span[1] - FRAME):
+            self._last_partial_end = segment.span[1]
+            self._partial_busy.set()
+            self._partials.put(segment)
 
     def finish(self) -> DictationResult:
         """End of recording: flush the VAD, wait for the transcriptions, shape the text."""
         t_release = time.perf_counter()
         for segment in self._segmenter.flush():
-            self._segments.put((False, segment))
-        self._segments.put(None)
-        self._worker.join()
+            self._close(segment)
+        self._finals.put(None)
+        self._final_worker.join()
         t_asr_done = time.perf_counter()
+        self._stop_partials(wait=False)  # a decode still running is of no use now
         if self._error is not None:
             raise self._error
         cancelled = self._cancelled.is_set()
@@ -140,65 +169,157 @@ class DictationSession:
             timings={
                 "vad_s": self._segmenter.seconds_in_model,
                 "asr_s": self._asr_s,
+                "decodes": float(self._decodes),
+                "finals_reused": float(self._reused),
                 "release_to_transcript_s": t_asr_done - t_release,
                 "shape_s": t_shaped - t_asr_done,
-                "early_hits": float(self.early_hits),
             },
         )
 
     def cancel(self) -> None:
-        """Nothing from this recording will be typed; the worker stops after its segment."""
+        """Nothing from this recording will be typed; the workers stop after their decode."""
         self._cancelled.set()
-        self._segments.put(None)
+        self._finals.put(None)
+        self._stop_partials(wait=False)
 
-    def _transcribe_loop(self) -> None:
-        while True:
-            job = self._segments.get()
-            if job is None or self._cancelled.is_set():
-                return
-            early, segment = job
-            self._busy.set()
+    def _stop_partials(self, *, wait: bool = True) -> None:
+        if self._partial_worker is not None:
+            self._partials.put(None)
+            if wait:
+                self._partial_worker.join()
+
+    def _stream_for(self, segment: SpeechSegment) -> SegmentStream | None:
+        """The segment's stream (None for a segment already finished)."""
+        with self._lock:
+            if segment.span[0] in self._finished:
+                return None
+            stream = self._streams.get(segment.span[0])
+        if stream is None:
+            transcriber = self.pipeline.transcriber
+            stream = SegmentStream(transcriber, transcriber.language_for(segment.audio))
+            with self._lock:
+                stream = self._streams.setdefault(segment.span[0], stream)
+        return stream
+
+    def _partial_loop(self) -> None:
+        while (segment := self._partials.get()) is not None:
             try:
-                transcript = self._early_results.pop(segment.speech, None)
-                if transcript is not None:
-                    self.early_hits += 1
-                else:
-                    transcript = self.pipeline.transcriber.transcribe(segment.audio)
-                    self._asr_s += transcript.seconds
-            except BaseException as exc:  # surfaced to finish(); the daemon shows it
+                if self._cancelled.is_set():
+                    continue
+                stream = self._stream_for(segment)
+                if stream is None or not stream.update(segment.audio) or not self._on_piece:
+                    continue
+                with self._lock:
+                    # Pieces stay in order: an earlier segment still being finished speaks first
+                    # (this one's words are reported again at its next commit or its end).
+                    if self._finals_pending or self._cancelled.is_set():
+                        continue
+                    self._on_piece(
+                        Piece(stream.committed_text, segment.pause_before_s, provisional=True)
+                    )
+            except BaseException as exc:  # surfaced by finish(); the daemon shows it
+                self._error = self._error or exc
+            finally:
+                self._partial_busy.clear()
+
+    def _final_loop(self) -> None:
+        while (segment := self._finals.get()) is not None:
+            if self._cancelled.is_set():
+                return
+            try:
+                stream = self._stream_for(segment)
+                assert stream is not None
+                speech_end = segment.speech[1] * FRAME - segment.span[0]
+                result = stream.finish(segment.audio, speech_end)
+            except BaseException as exc:  # surfaced by finish(); the daemon shows it
                 self._error = exc
                 return
-            finally:
-                self._busy.clear()
-            if early:
-                self._early_results = {segment.speech: transcript}
-                continue
-            self._early_results.clear()
-            self._dropped.extend(transcript.dropped)
-            if transcript.text:
-                piece = Piece(transcript.text, segment.pause_before_s)
-                self._pieces.append(piece)
-                if self._on_piece is not None and not self._cancelled.is_set():
-                    self._on_piece(piece)
+            with self._lock:
+                del self._streams[segment.span[0]]
+                self._finished.add(segment.span[0])
+                self._asr_s += stream.seconds
+                self._decodes += stream.decodes
+                self._reused += stream.reused
+                self._dropped.extend(result.dropped)
+                if result.text and not self._cancelled.is_set():
+                    piece = Piece(result.text, segment.pause_before_s)
+                    self._pieces.append(piece)
+                    if self._on_piece is not None:
+                        self._on_piece(piece)
+                self._finals_pending -= 1
+
+
+def _units(items: list[TypedItem]) -> list[TypedItem]:
+    """Items split into single characters and keys, for comparing what is typed."""
+    out: list[TypedItem] = []
+    for item in items:
+        out.extend(item if isinstance(item, str) else [item])
+    return out
+
+
+def _join(units: list[TypedItem]) -> list[TypedItem]:
+    out: list[TypedItem] = []
+    for unit in units:
+        if isinstance(unit, str) and out and isinstance(out[-1], str):
+            out[-1] += unit
+        else:
+            out.append(unit)
+    return out
+
+
+def _resume_point(typed: list[TypedItem], target: list[TypedItem]) -> int:
+    """Where in ``target`` (units) to go on when it does not extend ``typed``: after the
+    word that matches the last typed word, so no word is typed twice or cut in half."""
+    import difflib
+
+    typed_text = "".join(u if isinstance(u, str) else "\n" for u in typed)
+    target_text = "".join(u if isinstance(u, str) else "\n" for u in target)
+    typed_words = typed_text.split()
+    spans = [m.span() for m in re.finditer(r"\S+", target_text)]
+    target_words = [target_text[a:b] for a, b in spans]
+    norm = [normalise_words(w) for w in typed_words], [normalise_words(w) for w in target_words]
+    matcher = difflib.SequenceMatcher(a=norm[0], b=norm[1], autojunk=False)
+    done = 0
+    for a, b, size in matcher.get_matching_blocks():
+        if size:
+            done = min(len(target_words), b + size + (len(typed_words) - a - size))
+    if done and typed_words:
+        # The last typed word may be the start of its match ("friend" of "friend,").
+        start, end = spans[done - 1]
+        last = typed_words[-1]
+        if target_text[start:end].lower().startswith(last.lower()):
+            return start + len(last)  # units are one character (or key) each
+    if done >= len(spans):
+        return len(target)
+    return spans[done][0] - (1 if spans[done][0] > 0 else 0)  # keep the space before it
 
 
 class EarlyTyper:
-    """Types each finished segment while the user is still speaking.
+    """Types a dictation while it is still being spoken (``daemon.type_while_speaking``).
 
-    Pieces arrive from the transcription worker; a thread of its own shapes and types them
-    in order, so a slow host never holds up transcription. ``close()`` waits until all is
-    typed (the end of the dictation).
+    Pieces arrive from the transcription worker: provisional ones (words committed in a
+    segment still being spoken) and final ones. After each, the whole dictation so far is
+    shaped and only what extends the text already typed is typed, on a thread of its own,
+    so a slow host never holds up transcription. ``close()`` types the rest and waits.
+
+    Typed text cannot be taken back. Committed words only ever grow, so the shaped text
+    normally extends what was typed; when it does not (a spoken command completed by a
+    later word, say), typing pauses until the end and then continues from where the two
+    texts part, and a warning is logged.
     """
 
     def __init__(self, shaper: TextShaper, type_items: Callable[[list[TypedItem]], Any]):
         self._shaper = shaper
         self._type_items = type_items
         self._queue: queue.Queue[Piece | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="early-typer", daemon=True)
-        self._thread.start()
+        self._closed: list[Piece] = []
+        self._open: Piece | None = None
+        self._typed_units: list[TypedItem] = []
         self.typed: list[TypedItem] = []
         self.error: BaseException | None = None
         self._cancelled = False
+        self._thread = threading.Thread(target=self._run, name="early-typer", daemon=True)
+        self._thread.start()
 
     def put(self, piece: Piece) -> None:
         self._queue.put(piece)
@@ -216,14 +337,49 @@ class EarlyTyper:
 
     def _run(self) -> None:
         while (piece := self._queue.get()) is not None:
-            if self.error is not None or self._cancelled:
-                continue
-            items = self._shaper.shape([piece])
-            try:
-                self._type_items(items)
-            except BaseException as exc:  # the host went away: reported by close()
-                self.error = exc
-            self.typed.extend(items)
+            if piece.provisional:
+                self._open = piece
+            else:
+                self._closed.append(piece)
+                self._open = None
+            pieces = self._closed + ([self._open] if self._open else [])
+            self._extend(self._shaper.preview(pieces), final=False)
+        # The end of the dictation: the shaper remembers it (spacing, sentence case).
+        if self._cancelled:
+            if self.typed:
+                self._shaper.shape(self._closed + ([self._open] if self._open else []))
+            return
+        self._extend(self._shaper.shape(self._closed), final=True)
+
+    def _extend(self, items: list[TypedItem], *, final: bool) -> None:
+        if self.error is not None or self._cancelled:
+            return
+        target = _units(items)
+        done = self._typed_units
+        common = 0
+        for a, b in zip(done, target, strict=False):
+            if a != b:
+                break
+            common += 1
+        if common < len(done):
+            if not final:
+                return
+            common = _resume_point(done, target)
+            log.warning(
+                "typed %r, but the final text is %r: typing its words after the typed ones",
+                items_to_text(done),
+                items_to_text(target),
+            )
+        new = _join(target[common:])
+        if not new:
+            return
+        try:
+            self._type_items(new)
+        except BaseException as exc:  # the host went away: reported by close()
+            self.error = exc
+            return
+        self._typed_units = done + target[common:]
+        self.typed.extend(new)
 
 
 def run_blocks(pipeline: Pipeline, blocks: Any) -> DictationResult:

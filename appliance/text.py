@@ -20,10 +20,15 @@ _SENTENCE_END = ".!?…"
 
 @dataclass(frozen=True)
 class Piece:
-    """One transcribed speech segment and the pause that came before it."""
+    """One transcribed speech segment and the pause that came before it.
+
+    A provisional piece holds the committed words of a segment still being spoken; the next
+    piece (provisional or final) of the same segment replaces it and only extends its text.
+    """
 
     text: str
     pause_before_s: float = 0.0
+    provisional: bool = False
 
 
 def clean(text: str) -> str:
@@ -134,6 +139,25 @@ class TextShaper:
 
     def shape(self, pieces: Iterable[Piece]) -> list[TypedItem]:
         """What to type for one dictation (empty list: nothing was said)."""
+        items = self.preview(pieces)
+        if items:
+            self.typed_before = True
+            last = items[-1]
+            self._sentence_open = isinstance(last, str) and not last.rstrip().endswith(
+                tuple(_SENTENCE_END)
+            )
+        return items
+
+    def preview(self, pieces: Iterable[Piece]) -> list[TypedItem]:
+        """What ``shape`` would type for the dictation so far, without remembering it.
+
+        A trailing provisional piece loses a last word that may be the start of a spoken
+        command ("new" of "new line"): typed now, it could not become the command later.
+        """
+        pieces = list(pieces)
+        if pieces and pieces[-1].provisional and self.cfg.spoken_commands:
+            last = pieces[-1]
+            pieces[-1] = Piece(_hold_back_command_start(last.text), last.pause_before_s, True)
         items: list[TypedItem] = []
         for piece in pieces:
             text = clean(piece.text)
@@ -161,12 +185,24 @@ class TextShaper:
         if self.typed_before and self.cfg.space_between_dictations:
             items.insert(0, " ")
             items = _merge(items)
-        self.typed_before = True
-        last = items[-1]
-        self._sentence_open = isinstance(last, str) and not last.rstrip().endswith(
-            tuple(_SENTENCE_END)
-        )
         return items
+
+
+_COMMAND_STARTS = {
+    tuple(phrase.split()[:n])
+    for phrase in [p for p, _ in _PUNCT_WORDS] + [p for p, _ in _KEY_WORDS]
+    for n in range(1, len(phrase.split()))
+}
+
+
+def _hold_back_command_start(text: str) -> str:
+    """Drop trailing words that could be the first words of a spoken command."""
+    words = text.split()
+    for n in (2, 1):
+        tail = tuple(re.sub(r"[^\w]", "", w).lower() for w in words[-n:])
+        if len(words) >= n and tail in _COMMAND_STARTS:
+            return " ".join(words[:-n])
+    return text
 
 
 def items_to_text(items: Iterable[TypedItem]) -> str:

@@ -203,6 +203,25 @@ class VadSegmenter:
             return None
         return self._segment(self._start, end, pad_after=True)
 
+    def open_segment(self) -> SpeechSegment | None:
+        """The segment being spoken, from its start up to now (None between segments).
+
+        Its first sample (``span[0]``) is the same as that of the segment it closes into,
+        so work done on it can be carried over.
+        """
+        if not self._triggered or self._n - self._start < self._min_speech:
+            return None
+        end = self._temp_end if self._temp_end is not None else self._n
+        segment = self._segment(self._start, self._n, pad_after=False)
+        return SpeechSegment(
+            audio=segment.audio,
+            start_s=segment.start_s,
+            end_s=end * FRAME / SAMPLE_RATE,
+            pause_before_s=segment.pause_before_s,
+            span=segment.span,
+            speech=(self._start, end),
+        )
+
     def _segment(self, start: int, end: int, *, pad_after: bool) -> SpeechSegment:
         s0 = max(start * FRAME - self._pad, self._last_end_sample, self._first * FRAME)
         s1 = min(end * FRAME + (self._pad if pad_after else 0), self._n * FRAME)

@@ -43,6 +43,29 @@ def test_segments_close_at_pauses_while_streaming(two_sentences: np.ndarray) -> 
     assert first.duration_s < 3.5 and second.duration_s < 3.5
 
 
+def test_the_open_segment_is_the_start_of_the_segment_it_closes_into(
+    two_sentences: np.ndarray,
+) -> None:
+    """Streaming transcription keys its work on the open segment's first sample."""
+    vad = VadSegmenter(VadConfig())
+    snapshots: list = []
+    closed: list = []
+    for block in iter_blocks(two_sentences, 512):
+        closed += vad.feed(block)
+        if (snap := vad.open_segment()) is not None:
+            snapshots.append(snap)
+    closed += vad.flush()
+    assert len(closed) == 2 and snapshots
+    assert {s.span[0] for s in snapshots} == {c.span[0] for c in closed}
+    for snap in snapshots:
+        segment = next(c for c in closed if c.span[0] == snap.span[0])
+        # The same samples (a snapshot taken in the pause may run past the padded end).
+        n = min(len(snap.audio), len(segment.audio))
+        assert n > 0 and np.array_equal(snap.audio[:n], segment.audio[:n])
+        assert snap.speech[0] == segment.speech[0] and snap.speech[1] <= segment.speech[1]
+    assert vad.open_segment() is None  # after the flush, nothing is open
+
+
 def test_block_size_does_not_change_segments(two_sentences: np.ndarray) -> None:
     a = segments_of(two_sentences, 512)
     b = segments_of(two_sentences, 1234)

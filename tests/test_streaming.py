@@ -1,0 +1,109 @@
+"""Transcribing a segment while it is spoken (local agreement, cut audio), on real speech
+with the real whisper-base model; plus the agreement rules on their own."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from appliance.asr import WordTime, normalise_words
+from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio
+from appliance.bench import wer
+from appliance.streaming import SegmentStream, agreed_length, group_units
+from appliance.vad import FRAME, VadSegmenter
+
+
+def test_punctuation_belongs_to_the_word_before_it() -> None:
+    words = [
+        WordTime(" arch", [1], 0.0, 0.4),
+        WordTime(",", [2], 0.4, 0.45),
+        WordTime(" with", [3, 4], 0.5, 0.7),
+    ]
+    units = group_units(words)
+    assert [u.key for u in units] == ["arch", "with"]
+    assert [u.end_token for u in units] == [2, 4]
+    assert units[0].end_s == 0.4  # the comma's time is not the word's
+
+
+def test_agreement_is_the_common_start() -> None:
+    assert agreed_length(["a", "b", "c"], ["a", "b", "d", "e"]) == 2
+    assert agreed_length([], ["a"]) == 0
+    assert agreed_length(["a", "b"], ["a", "b"]) == 2
+
+
+def _stream_through(pipeline, audio: np.ndarray, every_s: float = 0.5):
+    """Feed audio as the session does: decode the open segment each every_s of audio."""
+    vad = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
+    transcriber = pipeline.transcriber
+    streams: dict[int, SegmentStream] = {}
+    commits: list[tuple[float, str]] = []  # (seconds of audio heard, committed text)
+    texts: list[str] = []
+    fed = last = 0
+
+    def stream(start: int) -> SegmentStream:
+        return streams.setdefault(start, SegmentStream(transcriber, "en"))
+
+    def close(segment) -> None:
+        speech_end = segment.speech[1] * FRAME - segment.span[0]
+        texts.append(stream(segment.span[0]).finish(segment.audio, speech_end).text)
+        del streams[segment.span[0]]
+
+    for block in iter_blocks(audio, 480):
+        fed += len(block)
+        for segment in vad.feed(block):
+            close(segment)
+        if fed - last >= every_s * SAMPLE_RATE and (seg := vad.open_segment()) is not None:
+            last = fed
+            s = stream(seg.span[0])
+            if s.update(seg.audio):
+                commits.append((fed / SAMPLE_RATE, s.committed_text))
+    for segment in vad.flush():
+        close(segment)
+    return commits, texts
+
+
+@pytest.mark.model
+def test_words_are_committed_while_speaking_and_the_final_text_extends_them(
+    fresh_pipeline, english_items
+) -> None:
+    item = max(
+        (i for i in english_items if "ljspeech" in str(i.path)),
+        key=lambda i: len(i.reference),
+    )
+    audio = load_audio(item.path)
+    whole = fresh_pipeline.transcriber.transcribe(audio).text
+    commits, texts = _stream_through(fresh_pipeline, audio)
+    final = " ".join(texts)
+    duration = len(audio) / SAMPLE_RATE
+    print(f"\n{duration:.1f} s; commits: {commits}\nfinal: {final}\nwhole: {whole}")
+    # Most of the sentence was committed before its end (it can be typed while speaking)...
+    assert commits and commits[0][0] < duration - 2.0
+    committed = commits[-1][1]
+    assert len(normalise_words(committed)) > 0.5 * len(normalise_words(final))
+    # ...committed words never change: each commit extends the one before, and the final
+    # text starts with them...
+    for (_, earlier), (_, later) in itertools.pairwise(commits):
+        assert later.startswith(earlier)
+    assert final.startswith(committed)
+    # ...and it is as good as decoding the whole sentence at once.
+    assert wer([item.reference], [final]) <= wer([item.reference], [whole]) + 0.05
+
+
+@pytest.mark.model
+def test_a_decode_that_heard_the_pause_is_the_final_one(fresh_pipeline, english_items):
+    """Speech, then a pause heard before the release: nothing is left to decode at the end."""
+    item = next(i for i in english_items if "ljspeech" in str(i.path))
+    audio = np.concatenate([load_audio(item.path), np.zeros(SAMPLE_RATE // 4, np.float32)])
+    vad = VadSegmenter(fresh_pipeline.cfg.vad, fresh_pipeline.vad_model)
+    for block in iter_blocks(audio, 480):
+        assert not vad.feed(block)  # a quarter second of quiet does not close the segment
+    open_segment = vad.open_segment()
+    assert open_segment is not None and vad.tentative() is not None
+    stream = SegmentStream(fresh_pipeline.transcriber, "en")
+    stream.update(open_segment.audio)
+    (closed,) = vad.flush()
+    final = stream.finish(closed.audio, closed.speech[1] * FRAME - closed.span[0])
+    assert stream.reused and stream.decodes == 1
+    assert wer([item.reference], [final.text]) < 0.2
