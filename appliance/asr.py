@@ -227,17 +227,20 @@ class Transcriber:
         audio: np.ndarray,
         language: str,
         *,
+        context: list[int] | None = None,
         prefix: list[int] | None = None,
         frames: int | None = None,
         with_words: bool = False,
     ) -> Decoded:
         """One decode of audio that fits Whisper's window, the encoder input sized to it.
 
-        ``prefix`` tokens are forced as the start of the transcript (words already typed);
-        the returned tokens include them. Mirrors faster-whisper's generate_with_fallback at temperature 0
-        (same prompt, suppressed tokens and score recovery), with the encoder input sized
-        to the audio. With ``with_words``, word start and end times come from the
-        cross-attention alignment, as in faster-whisper's word timestamps.
+        ``context`` is text said before this audio, given in Whisper's previous-text slot
+        (read in one pass). ``prefix`` tokens are forced as the start of the transcript
+        (each costs a decoder step); the returned tokens include them. Mirrors
+        faster-whisper's generate_with_fallback at temperature 0 (same prompt, suppressed
+        tokens and score recovery), with the encoder input sized to the audio. With
+        ``with_words``, word start and end times come from the cross-attention alignment,
+        as in faster-whisper's word timestamps.
         """
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -252,7 +255,7 @@ class Transcriber:
         previous = tokenizer.encode(" " + self.cfg.prompt.strip()) if self.cfg.prompt else []
         prompt = self.model.get_prompt(
             tokenizer,
-            previous,
+            previous + list(context or []),
             without_timestamps=True,
             hotwords=self.cfg.hotwords or None,
         ) + list(prefix or [])

@@ -233,6 +233,15 @@ def benchmark(
                 flush=True,
             )
     refs = [i["reference"] for i in items]
+    per_item = [
+        {
+            "path": str(item["path"]),
+            "reference": item["reference"],
+            "pipeline": {"typed": o.typed, "release_to_last_key_s": o.last_key_s},
+            "baseline": {"typed": t.typed, "release_to_last_key_s": t.last_key_s},
+        }
+        for item, o, t in zip(items, ours, theirs, strict=True)
+    ]
     asr_total = sum(r.stages.get("asr_s", 0.0) for r in ours)
     return {
         "pipeline": summarise(ours, refs),
@@ -250,6 +259,7 @@ def benchmark(
         "type_while_speaking": cfg.daemon.type_while_speaking,
         "realtime": realtime,
         "report_interval_ms": interval_s * 1000,
+        "items": per_item,
     }
 
 

@@ -148,8 +148,9 @@ class AsrConfig:
     streaming: bool = _opt(
         True,
         "Transcribe while the user speaks: the segment being spoken is decoded again as it "
-        "grows and the words two decodes agree on are committed, so at the release only the "
-        "last words are left (and, with daemon.type_while_speaking, the rest is typed).",
+        "grows and the words two decodes agree on are committed (with "
+        "daemon.type_while_speaking they are typed at once), so at the release only the last "
+        "words are left to decode and type.",
     )
     stream_interval_s: float = _opt(
         0.5,
@@ -300,7 +301,10 @@ class DaemonConfig:
         max=600.0,
     )
     type_while_speaking: bool = _opt(
-        False, "Type finished sentences while the button is still held."
+        True,
+        "Type words while the button is still held, as soon as they are committed (see "
+        "asr.streaming): the wait after the release is then only for the last words. Words "
+        "typed are final; a long press (toggle mode) stops typing but cannot take them back.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = _opt(
         "info", "Logging verbosity.", choices=["debug", "info", "warning", "error"]

@@ -517,7 +517,7 @@ class Daemon:
         self._enter(State.TRANSCRIBING)
 
     def _make_early_typer(self) -> Any:
-        """With daemon.type_while_speaking: each finished sentence is typed at once."""
+        """With daemon.type_while_speaking: committed words are typed while the user speaks."""
         shaper = getattr(self.engine, "shaper", None)
         typist = self.typist
         if not self.cfg.daemon.type_while_speaking or shaper is None or typist is None:

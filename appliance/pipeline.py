@@ -92,6 +92,9 @@ class DictationSession:
         self._partials: queue.Queue[SpeechSegment | None] = queue.Queue()
         self._stream_every = int(asr.stream_interval_s * SAMPLE_RATE) if asr.streaming else 0
         self._last_partial_end = 0
+        # With language 'auto' the first decode also picks the segment's language: give it
+        # enough speech to pick well.
+        self._min_stream_audio = SAMPLE_RATE * (2 if asr.language == "auto" else 0)
         self._streams: dict[int, SegmentStream] = {}
         self._finished: set[int] = set()
         self._lock = threading.Lock()  # streams, counters, and the order of pieces
@@ -135,7 +138,7 @@ class DictationSession:
         if self._partial_busy.is_set():
             return
         segment = self._segmenter.open_segment()
-        if segment is None:
+        if segment is None or len(segment.audio) < self._min_stream_audio:
             return
         grown = segment.span[1] - self._last_partial_end >= self._stream_every
         paused = self._segmenter.tentative() is not None

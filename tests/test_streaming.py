@@ -107,3 +107,32 @@ def test_a_decode_that_heard_the_pause_is_the_final_one(fresh_pipeline, english_
     final = stream.finish(closed.audio, closed.speech[1] * FRAME - closed.span[0])
     assert stream.reused and stream.decodes == 1
     assert wer([item.reference], [final.text]) < 0.2
+
+
+@pytest.mark.model
+def test_at_the_release_only_the_end_is_decoded(fresh_pipeline, english_items) -> None:
+    """The last decode covers the end of the segment, not all of it, and the text is whole."""
+    item = max(
+        (i for i in english_items if "ljspeech" in str(i.path)),
+        key=lambda i: len(i.reference),
+    )
+    audio = load_audio(item.path)
+    transcriber = fresh_pipeline.transcriber
+    calls: list[tuple[float, int]] = []  # (seconds of audio, tokens forced)
+    original = transcriber.decode_window
+
+    def spy(window, *args, **kwargs):
+        calls.append((len(window) / SAMPLE_RATE, len(kwargs.get("prefix") or [])))
+        return original(window, *args, **kwargs)
+
+    transcriber.decode_window = spy  # type: ignore[method-assign]
+    try:
+        commits, texts = _stream_through(fresh_pipeline, audio)
+    finally:
+        del transcriber.decode_window
+    final_audio_s, forced = calls[-1]
+    print(f"\nlast decode: {final_audio_s:.1f} s of {len(audio) / SAMPLE_RATE:.1f} s, {forced=}")
+    assert commits and forced > 0
+    assert final_audio_s < 0.6 * len(audio) / SAMPLE_RATE
+    assert " ".join(texts).startswith(commits[-1][1])
+    assert wer([item.reference], [" ".join(texts)]) < 0.15
