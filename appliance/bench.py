@@ -15,6 +15,9 @@ import csv
 import json
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -204,6 +207,7 @@ def benchmark(
     realtime: bool = True,
     interval_s: float = 0.001,
     progress: bool = True,
+    measure_process: bool = True,
 ) -> dict[str, Any]:
     from appliance.audio import SAMPLE_RATE, load_audio
     from appliance.pipeline import Pipeline
@@ -217,9 +221,11 @@ def benchmark(
     ours: list[Timed] = []
     theirs: list[Timed] = []
     audio_s = 0.0
+    longest: tuple[int, Path] = (0, Path())
     for n, item in enumerate(items, 1):
         audio = load_audio(item["path"])
         audio_s += len(audio) / SAMPLE_RATE
+        longest = max(longest, (len(audio), item["path"]), key=lambda x: x[0])
         lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
         early = cfg.daemon.type_while_speaking
         ours.append(
@@ -251,6 +257,9 @@ def benchmark(
         "real_time_factor": asr_total / audio_s if audio_s else 0.0,
         "model_load_s": load_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "dictation_process_rss_mb": (
+            dictation_process_rss_mb(cfg, longest[1]) if measure_process else None
+        ),
         "model": str(pipeline.model_dir),
         "threads": cfg.asr.threads,
         "encoder_window": cfg.asr.encoder_window,
@@ -267,8 +276,8 @@ def print_table(out: dict[str, Any]) -> None:
     p, b = out["pipeline"], out["baseline"]
 
     def row(label: str, key: str, fmt: str = "{:8.2f} s") -> None:
-        ratio = b[key] / p[key] if p[key] else float("inf")
-        print(f"{label:32} {fmt.format(p[key]):>12} {fmt.format(b[key]):>12} {ratio:8.1f}x")
+        ratio = f"{b[key] / p[key]:8.1f}x" if p[key] > 0.005 else "  (typed while speaking)"
+        print(f"{label:32} {fmt.format(p[key]):>12} {fmt.format(b[key]):>12} {ratio}")
 
     print()
     print(
@@ -285,9 +294,37 @@ def print_table(out: dict[str, Any]) -> None:
         f"  ({(p['wer'] - b['wer']) * 100:+.2f} points)"
     )
     for stage, value in p["stage_medians_s"].items():
-        print(f"{'  pipeline ' + stage + ' (median)':32} {value:10.3f} s")
+        unit = "s" if stage.endswith("_s") else "per recording"
+        print(f"{'  pipeline ' + stage + ' (median)':32} {value:10.3f} {unit}")
     print(f"{'real-time factor (model)':32} {out['real_time_factor']:12.3f}")
-    print(f"{'peak resident memory':32} {out['peak_rss_mb']:10.0f} MB")
+    print(f"{'peak resident memory, benchmark':32} {out['peak_rss_mb']:10.0f} MB (both paths)")
+    if out.get("dictation_process_rss_mb"):
+        print(
+            f"{'peak resident memory, dictation':32} {out['dictation_process_rss_mb']:10.0f} MB"
+            " (a process of its own, as the daemon)"
+        )
+
+
+def dictation_process_rss_mb(cfg: Config, audio_path: Path) -> float:
+    """Peak memory of a fresh process that loads the pipeline as the daemon does and
+    dictates one recording in real time (this process holds the baseline's state too)."""
+    from appliance.config import dump_config
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(dump_config(cfg))
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "--config", f.name, "simulate",
+             "--audio", str(audio_path), "--realtime", "--json"],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    finally:
+        Path(f.name).unlink()
+    if after <= before:
+        raise RuntimeError("the dictation process was not the largest child; cannot measure it")
+    return after / 1024
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

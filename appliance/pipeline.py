@@ -1,18 +1,21 @@
 """The dictation pipeline: 16 kHz blocks in, typed items out.
 
-Blocks go through the streaming VAD as they arrive; every segment the VAD closes (the
-speaker paused) is transcribed at once on a worker thread, while the user is still
-speaking. When the button is released only the audio since the last pause is left to
+Blocks go through the streaming VAD as they arrive. The segment being spoken is decoded
+again as it grows and its settled words are committed (``appliance.streaming``); every
+segment the VAD closes (the speaker paused) is finished at once on a worker thread, while
+the user is still speaking. When the button is released only the last words are left to
 transcribe, which is what makes the wait short.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,18 @@ from appliance.text import Piece, TextShaper, items_to_text
 from appliance.vad import FRAME, SAMPLE_RATE, SpeechSegment, VadSegmenter, load_vad_model
 
 log = logging.getLogger(__name__)
+
+# Decode threads still running (a decode of the open segment outlives finish(), which does
+# not wait for it). The process must not end under them: CTranslate2 aborts the process
+# ("terminate called without an active exception") if it is torn down mid-decode.
+_decode_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+@atexit.register
+def _join_decode_threads(timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    for thread in list(_decode_threads):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @dataclass
@@ -110,12 +125,14 @@ class DictationSession:
         self._error: BaseException | None = None
         self._final_worker = threading.Thread(target=self._final_loop, name="asr", daemon=True)
         self._final_worker.start()
+        _decode_threads.add(self._final_worker)
         self._partial_worker: threading.Thread | None = None
         if self._stream_every:
             self._partial_worker = threading.Thread(
                 target=self._partial_loop, name="asr-stream", daemon=True
             )
             self._partial_worker.start()
+            _decode_threads.add(self._partial_worker)
 
     def feed(self, block: np.ndarray) -> None:
         if self._cancelled.is_set():

@@ -53,6 +53,8 @@ def test_bench_on_any_manifest_prints_the_table_and_writes_json(
         assert 0.0 <= result[side]["wer"] < 0.3
         assert result[side]["release_to_last_key_median_s"] > 0.0
     assert result["peak_rss_mb"] > 100 and result["threads"] == 2
+    assert 100 < result["dictation_process_rss_mb"] < 4000  # measured in a process of its own
+    assert "peak resident memory, dictation" in printed
     assert result["model"] == str(model_dir)
     assert [Path(i["path"]).name for i in result["items"]] == ["clip0.wav", "clip1.wav"]
     assert all(i["pipeline"]["typed"] for i in result["items"])

@@ -136,3 +136,37 @@ def test_at_the_release_only_the_end_is_decoded(fresh_pipeline, english_items) -
     assert final_audio_s < 0.6 * len(audio) / SAMPLE_RATE
     assert " ".join(texts).startswith(commits[-1][1])
     assert wer([item.reference], [" ".join(texts)]) < 0.15
+
+
+EXIT_MID_DECODE = """
+import sys, time
+from appliance.audio import iter_blocks, load_audio
+from appliance.config import Config, with_overrides
+from appliance.pipeline import Pipeline
+cfg = with_overrides(Config(), asr={"model": sys.argv[1], "threads": 2})
+pipeline = Pipeline.load(cfg)
+session = pipeline.start()
+for block in iter_blocks(load_audio(sys.argv[2])):
+    session.feed(block)
+    time.sleep(0.5 * len(block) / 16000)  # twice speaking speed: the open segment is decoded
+print(session.finish().text)
+"""
+
+
+def test_the_process_can_end_while_a_decode_of_the_open_segment_runs(model_dir, english_items):
+    """finish() does not wait for a decode of the open segment; exiting under it once made
+    CTranslate2 abort the process (SIGABRT), which systemd would log as a crash."""
+    import subprocess
+    import sys
+
+    item = next(i for i in english_items if i.path.name == "LJ001-0001.wav")
+    for _ in range(4):
+        proc = subprocess.run(
+            [sys.executable, "-c", EXIT_MID_DECODE, str(model_dir), str(item.path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "terminate called" not in proc.stderr
+        assert proc.stdout.strip()
