@@ -40,13 +40,13 @@ def test_language_detection_restricted_to_the_list(auto_pipeline, speech_items):
     german = next(i for i in speech_items if i.language == "de")
     from appliance.audio import load_audio
 
-    assert auto_pipeline.transcriber._language_for(load_audio(german.path)) == "de"
+    assert auto_pipeline.transcriber.language_for(load_audio(german.path)) == "de"
     only_en_fr = with_overrides(
         auto_pipeline.cfg, asr={"language": "auto", "languages": ["en", "fr"]}
     ).asr
     saved = auto_pipeline.transcriber.cfg
     try:
         auto_pipeline.transcriber.cfg = only_en_fr
-        assert auto_pipeline.transcriber._language_for(load_audio(german.path)) in ("en", "fr")
+        assert auto_pipeline.transcriber.language_for(load_audio(german.path)) in ("en", "fr")
     finally:
         auto_pipeline.transcriber.cfg = saved
