@@ -139,6 +139,8 @@ def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[s
     feed_s = time.perf_counter() - t_feed
     result = session.finish()
     typed, reports, type_s = type_into_virtual_host(result.items, cfg.hid.layout)
+    from appliance.bench import peak_rss_mb
+
     return {
         "typed": typed,
         "shaped": result.text,
@@ -146,6 +148,7 @@ def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[s
         "dropped": [{"text": t, "reason": r} for t, r in result.dropped],
         "reports": reports,
         "model": str(pipeline.model_dir),
+        "peak_rss_mb": peak_rss_mb(),
         "timings": {
             "model_load_s": load_s,
             "audio_s": result.audio_s,
@@ -166,6 +169,7 @@ def print_simulation(out: dict[str, Any]) -> None:
     print(f"stage  release->text   {t['release_to_transcript_s']:7.2f} s after the recording ended")
     print(f"stage  shape           {t['shape_s']:7.3f} s")
     print(f"stage  type            {t['type_s']:7.3f} s ({out['reports']} HID reports)")
+    print(f"peak memory            {out['peak_rss_mb']:7.0f} MB")
     for d in out["dropped"]:
         print(f"dropped {d['text']!r}: {d['reason']}")
     print("the host received:")
