@@ -163,6 +163,21 @@ def _run_typing_early(
     return timed
 
 
+def load_baseline_model(model_dir: Path, cfg: Config) -> Any:
+    """The same weights as faster-whisper loads them by default: one decoder with all the
+    threads (the pipeline splits them between two decoders; measured with
+    benchmarks/baseline_threads.py, one transcribe() call is faster on this)."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        str(model_dir),
+        device="cpu",
+        compute_type=cfg.asr.compute_type,
+        cpu_threads=cfg.asr.threads,
+        local_files_only=True,
+    )
+
+
 def run_baseline(model: Any, audio: Any, language: str, cfg: Config, interval_s: float) -> Timed:
     from appliance.text import clean
 
@@ -218,6 +233,7 @@ def benchmark(
     t0 = time.perf_counter()
     pipeline = Pipeline.load(cfg)
     load_s = time.perf_counter() - t0
+    baseline_model = load_baseline_model(pipeline.model_dir, cfg)
     ours: list[Timed] = []
     theirs: list[Timed] = []
     audio_s = 0.0
@@ -231,7 +247,7 @@ def benchmark(
         ours.append(
             run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
         )
-        theirs.append(run_baseline(pipeline.transcriber.model, audio, lang, cfg, interval_s))
+        theirs.append(run_baseline(baseline_model, audio, lang, cfg, interval_s))
         if progress:
             print(
                 f"[{n:3}/{len(items)}] {item['path'].name:28} "
