@@ -225,7 +225,7 @@ def benchmark(
     measure_process: bool = True,
 ) -> dict[str, Any]:
     from appliance.audio import SAMPLE_RATE, load_audio
-    from appliance.pipeline import Pipeline
+    from appliance.pipeline import Pipeline, wait_for_background_decodes
 
     items = read_manifest(manifest, language)[:limit]
     if not items:
@@ -247,6 +247,7 @@ def benchmark(
         ours.append(
             run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
         )
+        wait_for_background_decodes()  # the baseline gets the CPU to itself
         theirs.append(run_baseline(baseline_model, audio, lang, cfg, interval_s))
         if progress:
             print(

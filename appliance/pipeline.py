@@ -40,7 +40,8 @@ _decode_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 
 @atexit.register
-def _join_decode_threads(timeout_s: float = 30.0) -> None:
+def wait_for_background_decodes(timeout_s: float = 30.0) -> None:
+    """Until no decode thread of any session is running (at exit; between benchmark runs)."""
     deadline = time.monotonic() + timeout_s
     for thread in list(_decode_threads):
         thread.join(max(0.0, deadline - time.monotonic()))
