@@ -167,15 +167,18 @@ def load_baseline_model(model_dir: Path, cfg: Config) -> Any:
     """The same weights as faster-whisper loads them by default: one decoder with all the
     threads (the pipeline splits them between two decoders; measured with
     benchmarks/baseline_threads.py, one transcribe() call is faster on this)."""
+    import numpy as np
     from faster_whisper import WhisperModel
 
-    return WhisperModel(
+    model = WhisperModel(
         str(model_dir),
         device="cpu",
         compute_type=cfg.asr.compute_type,
         cpu_threads=cfg.asr.threads,
         local_files_only=True,
     )
+    list(model.transcribe(np.zeros(16000, np.float32), language="en")[0])  # warm, as ours is
+    return model
 
 
 def run_baseline(model: Any, audio: Any, language: str, cfg: Config, interval_s: float) -> Timed:
