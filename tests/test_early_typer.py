@@ -60,21 +60,23 @@ def test_provisional_pieces_are_typed_as_they_grow_and_the_final_piece_completes
     assert not host.keys_down
 
 
-def test_a_final_text_that_does_not_extend_what_was_typed_continues_where_they_part() -> None:
+@pytest.mark.parametrize(
+    ("final", "typed"),
+    [
+        ("hello their friends.", "Hello there friends."),
+        ("hello their friend, how are you?", "Hello there friend, how are you?"),
+    ],
+)
+def test_a_final_text_that_does_not_extend_what_was_typed_continues_where_they_part(
+    final: str, typed: str
+) -> None:
     host = VirtualHost("us")
     early = EarlyTyper(TextShaper(TextConfig()), Typist(host, "us").type)
     early.put(Piece("hello there friend", provisional=True))
-    early.put(Piece("hello their friends."))
+    early.put(Piece(final))
     early.close()
     # Nothing typed is erased and no word is typed twice; the final's new text follows.
-    assert host.text == "Hello there friends."
-
-    host = VirtualHost("us")
-    early = EarlyTyper(TextShaper(TextConfig()), Typist(host, "us").type)
-    early.put(Piece("hello there friend", provisional=True))
-    early.put(Piece("hello their friend, how are you?"))
-    early.close()
-    assert host.text == "Hello there friend, how are you?"
+    assert host.text == typed
 
 
 def test_a_spoken_command_split_across_commits_is_not_typed_as_words() -> None:
