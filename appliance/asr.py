@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,14 +48,6 @@ class Decoded:
     no_speech_prob: float
     avg_logprob: float
     words: list[WordTime] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Transcript:
-    text: str
-    language: str
-    seconds: float  # wall time spent in the model
-    dropped: list[tuple[str, str]] = field(default_factory=list)  # (text, reason)
 
 
 def normalise_words(text: str) -> str:
@@ -141,17 +132,9 @@ class Transcriber:
     def warm_up(self) -> None:
         """One pass on a second of quiet noise so the first dictation is not slow."""
         noise = np.random.default_rng(0).normal(0, 0.003, SAMPLE_RATE).astype(np.float32)
-        self._decode(noise, self.cfg.language if self.cfg.language != "auto" else "en")
+        self.decode_window(noise, self.cfg.language if self.cfg.language != "auto" else "en")
 
     # -- public
-    def transcribe(self, audio: np.ndarray) -> Transcript:
-        t0 = time.perf_counter()
-        language = self.language_for(audio)
-        kept, dropped = self._decode(audio, language)
-        text = collapse_repeats(" ".join(kept).strip())
-        return Transcript(text, language, time.perf_counter() - t0, dropped)
-
-    # -- internals
     def language_for(self, audio: np.ndarray) -> str:
         if self.cfg.language != "auto":
             return self.cfg.language
@@ -162,50 +145,9 @@ class Transcriber:
                 return str(code)
         return self.cfg.languages[0] if self.cfg.languages else "en"
 
-    def decode_options(self, audio_s: float) -> dict[str, Any]:
-        cfg = self.cfg
-        return {
-            "beam_size": cfg.beam_size,
-            "temperature": 0.0,
-            "without_timestamps": True,
-            "condition_on_previous_text": False,
-            "initial_prompt": cfg.prompt or None,
-            "hotwords": cfg.hotwords or None,
-            "vad_filter": False,  # our own streaming VAD ran already
-            "no_speech_threshold": None,  # we judge no-speech ourselves, per segment
-            "log_prob_threshold": None,
-            "compression_ratio_threshold": None,
-            "max_new_tokens": int(min(440, 10 + cfg.max_tokens_per_second * audio_s)),
-        }
-
-    def _decode(self, audio: np.ndarray, language: str) -> tuple[list[str], list[tuple[str, str]]]:
-        kept: list[str] = []
-        dropped: list[tuple[str, str]] = []
-        for text, no_speech_prob, avg_logprob in self.decode_segments(audio, language):
-            if not text:
-                continue
-            reason = reject_reason(self.cfg, text, no_speech_prob, avg_logprob)
-            if reason:
-                log.info("dropped %r: %s", text, reason)
-                dropped.append((text, reason))
-            else:
-                kept.append(text)
-        return kept, dropped
-
-    def decode_segments(self, audio: np.ndarray, language: str) -> list[tuple[str, float, float]]:
-        """(text, no-speech probability, average log-probability) per decoded window.
-
-        Audio that fits one window is decoded with the encoder input sized to the audio
-        (see ``encoder_frames_for``); longer audio goes through faster-whisper's own
-        30-second windowing.
-        """
-        content_frames = len(audio) // HOP
-        if content_frames >= FULL_WINDOW or self.cfg.encoder_window == "full":
-            options = self.decode_options(len(audio) / SAMPLE_RATE)
-            segments, _info = self.model.transcribe(audio, language=language, **options)
-            return [(s.text.strip(), s.no_speech_prob, s.avg_logprob) for s in segments]
-        frames = self.encoder_frames_for(content_frames)
-        return [self._decode_window(audio, language, frames)]
+    def max_new_tokens(self, audio_s: float) -> int:
+        """Cap on decoded tokens for this much audio (a loop cannot run on for long)."""
+        return int(min(440, 10 + self.cfg.max_tokens_per_second * audio_s))
 
     def encoder_frames_for(self, content_frames: int) -> int:
         """The encoder input length (mel frames, 100 per second) for a piece of audio."""
@@ -215,13 +157,6 @@ class Transcriber:
         floor = int(self.cfg.encoder_min_s * 100)
         return min(FULL_WINDOW, max(floor, content_frames + margin))
 
-    def _decode_window(
-        self, audio: np.ndarray, language: str, frames: int
-    ) -> tuple[str, float, float]:
-        """One decode with the encoder input padded to ``frames`` (the encoder benchmark)."""
-        decoded = self.decode_window(audio, language, frames=frames)
-        return decoded.text, decoded.no_speech_prob, decoded.avg_logprob
-
     def decode_window(
         self,
         audio: np.ndarray,
@@ -230,6 +165,7 @@ class Transcriber:
         context: list[int] | None = None,
         prefix: list[int] | None = None,
         frames: int | None = None,
+        beam_size: int | None = None,
         with_words: bool = False,
     ) -> Decoded:
         """One decode of audio that fits Whisper's window, the encoder input sized to it.
@@ -238,7 +174,9 @@ class Transcriber:
         (read in one pass). ``prefix`` tokens are forced as the start of the transcript
         (each costs a decoder step); the returned tokens include them. Mirrors
         faster-whisper's generate_with_fallback at temperature 0 (same prompt, suppressed
-        tokens and score recovery), with the encoder input sized to the audio. With
+        tokens and score recovery), with the encoder input sized to the audio (or
+        ``frames``, ``FULL_WINDOW`` for the 30-second window). ``beam_size`` defaults to
+        ``asr.beam_size``. With
         ``with_words``, word start and end times come from the cross-attention alignment,
         as in faster-whisper's word timestamps.
         """
@@ -259,11 +197,11 @@ class Transcriber:
             without_timestamps=True,
             hotwords=self.cfg.hotwords or None,
         ) + list(prefix or [])
-        max_new = self.decode_options(len(audio) / SAMPLE_RATE)["max_new_tokens"]
+        max_new = self.max_new_tokens(len(audio) / SAMPLE_RATE)
         result = self.model.model.generate(
             encoder_output,
             [prompt],
-            beam_size=self.cfg.beam_size,
+            beam_size=beam_size or self.cfg.beam_size,
             patience=1,
             length_penalty=1,
             max_length=min(len(prompt) + max_new, self.model.max_length),

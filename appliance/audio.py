@@ -279,11 +279,17 @@ class Microphone:
             if self._recording is not None:
                 self._tail_deadline = time.monotonic() + self.cfg.tail_s
 
-    def cancel(self) -> None:
+    def stop(self) -> None:
+        """End the current recording now: the rest of its tail is not needed."""
         with self._lock:
             if self._recording is not None:
                 self._recording.close()
                 self._recording = None
+                self._tail_deadline = None
+
+    def cancel(self) -> None:
+        """Nothing more of the current recording is wanted."""
+        self.stop()
 
     # -- capture thread
     def _capture(self) -> None:

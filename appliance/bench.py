@@ -11,6 +11,7 @@ typing time counts the same for both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import resource
@@ -117,10 +118,13 @@ def run_pipeline(
     if type_while_speaking:
         return _run_typing_early(pipeline, audio, cfg, realtime, interval_s)
     session = pipeline.start()
-    release = _feed(session, audio, SAMPLE_RATE * cfg.audio.block_ms // 1000, realtime)
+    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
+    release = _feed(session, audio, block, realtime)
+    tail_s = _tail(session, block, realtime)
     result = session.finish()
     timed = type_timed(result.items, cfg.hid.layout, interval_s, release)
     timed.stages.update(result.timings)
+    timed.stages["tail_s"] = tail_s
     return timed
 
 
@@ -140,6 +144,33 @@ def _feed(session: Any, audio: Any, block: int, realtime: bool | float) -> float
     return time.perf_counter()
 
 
+QUIET_RMS = 10 ** (-60 / 20)  # what the microphone hears once the speaker has stopped
+
+
+def _tail(session: Any, block: int, realtime: bool | float) -> float:
+    """After the release, as the daemon does: the microphone keeps recording until the
+    session has heard enough (``DictationSession.heard_enough``: the VAD heard the
+    speaker stop, or ``audio.tail_s``). The room is quiet after the recording ends.
+    Returns how long the tail took."""
+    import numpy as np
+
+    from appliance.audio import SAMPLE_RATE
+
+    speed = float(realtime) if realtime else 0.0
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    session.release()
+    i = 0
+    while not session.heard_enough():
+        if speed:
+            delay = start + (i + 1) * block / SAMPLE_RATE / speed - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        session.feed(rng.normal(0, QUIET_RMS, block).astype(np.float32))
+        i += 1
+    return time.perf_counter() - start
+
+
 def _run_typing_early(
     pipeline: Any, audio: Any, cfg: Config, realtime: bool | float, interval_s: float
 ) -> Timed:
@@ -152,7 +183,9 @@ def _run_typing_early(
     typist = Typist(host, load_layout(cfg.hid.layout))
     early = EarlyTyper(pipeline.shaper, typist.type)
     session = pipeline.start(on_piece=early.put)
-    release = _feed(session, audio, SAMPLE_RATE * cfg.audio.block_ms // 1000, realtime)
+    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
+    release = _feed(session, audio, block, realtime)
+    tail_s = _tail(session, block, realtime)
     result = session.finish()
     early.close()
     end = host.last if host.last is not None else time.perf_counter()
@@ -160,6 +193,7 @@ def _run_typing_early(
     # Text typed before the release costs the user no wait.
     timed = Timed(host.text, max(0.0, first - release), max(0.0, end - release))
     timed.stages.update(result.timings)
+    timed.stages["tail_s"] = tail_s
     return timed
 
 
@@ -226,8 +260,12 @@ def benchmark(
     interval_s: float = 0.001,
     progress: bool = True,
     measure_process: bool = True,
+    cpu_budget: str | None = None,
 ) -> dict[str, Any]:
+    """Both paths on every recording; with ``cpu_budget`` (a name of
+    ``appliance.cpu_budget.BUDGETS`` or a fraction of one core) inside a CPU limit."""
     from appliance.audio import SAMPLE_RATE, load_audio
+    from appliance.cpu_budget import limited_cpu, parse_budget
     from appliance.pipeline import Pipeline, wait_for_background_decodes
 
     items = read_manifest(manifest, language)[:limit]
@@ -241,23 +279,28 @@ def benchmark(
     theirs: list[Timed] = []
     audio_s = 0.0
     longest: tuple[int, Path] = (0, Path())
-    for n, item in enumerate(items, 1):
-        audio = load_audio(item["path"])
-        audio_s += len(audio) / SAMPLE_RATE
-        longest = max(longest, (len(audio), item["path"]), key=lambda x: x[0])
-        lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
-        early = cfg.daemon.type_while_speaking
-        ours.append(
-            run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
-        )
-        wait_for_background_decodes()  # the baseline gets the CPU to itself
-        theirs.append(run_baseline(baseline_model, audio, lang, cfg, interval_s))
-        if progress:
-            print(
-                f"[{n:3}/{len(items)}] {item['path'].name:28} "
-                f"pipeline {ours[-1].last_key_s:6.2f} s  baseline {theirs[-1].last_key_s:6.2f} s",
-                flush=True,
+    fraction = parse_budget(cpu_budget) if cpu_budget else None
+    with contextlib.ExitStack() as limits:
+        if fraction is not None:
+            limits.enter_context(limited_cpu(fraction))
+        for n, item in enumerate(items, 1):
+            audio = load_audio(item["path"])
+            audio_s += len(audio) / SAMPLE_RATE
+            longest = max(longest, (len(audio), item["path"]), key=lambda x: x[0])
+            lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
+            early = cfg.daemon.type_while_speaking
+            ours.append(
+                run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
             )
+            wait_for_background_decodes()  # the baseline gets the CPU to itself
+            theirs.append(run_baseline(baseline_model, audio, lang, cfg, interval_s))
+            if progress:
+                print(
+                    f"[{n:3}/{len(items)}] {item['path'].name:28} "
+                    f"pipeline {ours[-1].last_key_s:6.2f} s  "
+                    f"baseline {theirs[-1].last_key_s:6.2f} s",
+                    flush=True,
+                )
     refs = [i["reference"] for i in items]
     per_item = [
         {
@@ -281,6 +324,9 @@ def benchmark(
             dictation_process_rss_mb(cfg, longest[1]) if measure_process else None
         ),
         "model": str(pipeline.model_dir),
+        "cpu_budget": {"name": cpu_budget, "fraction_of_one_core": fraction}
+        if cpu_budget
+        else None,
         "threads": cfg.asr.threads,
         "encoder_window": cfg.asr.encoder_window,
         "streaming": cfg.asr.streaming,
@@ -305,6 +351,13 @@ def print_table(out: dict[str, Any]) -> None:
         f"{out['audio_s']:.0f} s of speech, encoder window: {out['encoder_window']}, "
         f"streaming: {out['streaming']}, type while speaking: {out['type_while_speaking']}"
     )
+    if out.get("cpu_budget"):
+        budget = out["cpu_budget"]
+        print(
+            f"CPU budget {budget['name']}: {budget['fraction_of_one_core']:.3f} of one core "
+            "for both paths (cgroup CFS quota)"
+        )
+    print("waits are from the physical release of the button (the tail included)")
     print(f"{'':32} {'pipeline':>12} {'baseline':>12} {'ratio':>9}")
     row("release -> last key (median)", "release_to_last_key_median_s")
     row("release -> first key (median)", "release_to_first_key_median_s")
@@ -376,6 +429,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", help="model name or directory (overrides asr.model)")
     p.add_argument("--threads", type=int, help="CPU threads (overrides asr.threads)")
+    p.add_argument(
+        "--cpu-budget",
+        help="run both paths on a Pi-sized CPU: pi5-small, pi4-small, or a fraction of one "
+        "core (needs root: cgroup v1 cpu controller; see docs/performance.md)",
+    )
     p.add_argument("--layout", help="host keyboard layout")
     p.add_argument(
         "--type-while-speaking",
@@ -397,6 +455,15 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         cfg = with_overrides(cfg, daemon={"type_while_speaking": args.type_while_speaking})
     if args.streaming is not None:
         cfg = with_overrides(cfg, asr={"streaming": args.streaming})
+    from appliance.cpu_budget import BudgetError, limited_cpu, parse_budget
+
+    if args.cpu_budget:
+        try:  # fail before loading anything if the CPU cannot be limited here
+            with limited_cpu(parse_budget(args.cpu_budget)):
+                pass
+        except (BudgetError, ValueError) as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
     out = benchmark(
         cfg,
         Path(args.manifest),
@@ -404,6 +471,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         limit=args.limit,
         realtime=not args.fast,
         interval_s=args.report_interval_ms / 1000,
+        cpu_budget=args.cpu_budget,
     )
     print_table(out)
     if args.json_out:

@@ -75,9 +75,13 @@ class VadConfig:
     )
     min_speech_ms: int = _opt(250, "Shorter bursts of speech are ignored.", min=0, max=5000)
     min_silence_ms: int = _opt(
-        700, "A pause at least this long closes a speech segment.", min=50, max=10000
+        1500,
+        "A pause at least this long closes a speech segment (shorter pauses stay inside it, "
+        "so Whisper hears the sentence whole; longer ones are cut out).",
+        min=50,
+        max=10000,
     )
-    speech_pad_ms: int = _opt(200, "Audio kept on each side of a speech segment.", min=0, max=2000)
+    speech_pad_ms: int = _opt(300, "Audio kept on each side of a speech segment.", min=0, max=2000)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,11 @@ class AsrConfig:
         [], "With language 'auto': restrict detection to these codes (empty = any)."
     )
     beam_size: int = _opt(
-        1, "Beam width; 1 (greedy) was as accurate and twice as fast here.", min=1, max=10
+        5,
+        "Beam width. 5 was more accurate than greedy (1), most of all in noise, and costs "
+        "about 20 % more per decode (docs/performance.md).",
+        min=1,
+        max=10,
     )
     prompt: str = _opt("", "Vocabulary prompt: names and terms that should be spelled your way.")
     hotwords: str = _opt("", "Hotwords given to the decoder to favour custom terms.")
@@ -172,7 +180,7 @@ class AsrConfig:
         max=30.0,
     )
     encoder_min_s: float = _opt(
-        5.0,
+        10.0,
         "With encoder_window fit: the encoder input is never shorter than this.",
         min=1.0,
         max=30.0,

@@ -43,6 +43,8 @@ LevelFn = Callable[[float], None]
 
 class Session(Protocol):
     def feed(self, block: Any) -> None: ...
+    def release(self) -> None: ...  # the button was let go: what follows is the tail
+    def heard_enough(self) -> bool: ...  # after the release: the tail can end now
     def finish(self) -> Any: ...  # -> object with .items (list[TypedItem]) and .cancelled
     def cancel(self) -> None: ...
 
@@ -65,7 +67,8 @@ class AudioSource(Protocol):
     def start(self) -> None: ...
     def close(self) -> None: ...
     def begin(self) -> Recording: ...
-    def end(self) -> None: ...
+    def end(self) -> None: ...  # the recording ends after the tail (audio.tail_s)
+    def stop(self) -> None: ...  # the recording ends now (the tail was not needed)
     def cancel(self) -> None: ...
 
 
@@ -504,6 +507,9 @@ class Daemon:
             try:
                 for block in recording.blocks(timeout_s=timeout):
                     session.feed(block)
+                    if session.heard_enough():  # released, and the speaker has stopped
+                        self._stop_audio()
+                        break
             except BaseException as exc:
                 error = exc
             self._events.put(("recorded", (gen, error)))
@@ -512,9 +518,18 @@ class Daemon:
 
     def _stop_recording(self) -> None:
         """End of speech (release, toggle press, maximum time): transcribe what was said."""
+        if self._session is not None:
+            self._session.release()
         if self.audio is not None:
             self.audio.end()
         self._enter(State.TRANSCRIBING)
+
+    def _stop_audio(self) -> None:
+        """The tail ended early (the VAD heard the speaker stop): stop recording now."""
+        audio = self.audio
+        if audio is not None:
+            with contextlib.suppress(Exception):
+                audio.stop()
 
     def _make_early_typer(self) -> Any:
         """With daemon.type_while_speaking: committed words are typed while the user speaks."""

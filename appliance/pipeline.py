@@ -27,6 +27,7 @@ from appliance.asr import Transcriber, normalise_words
 from appliance.config import Config
 from appliance.hid.keys import TypedItem
 from appliance.models import model_cache_dir, resolve_model
+from appliance.plausibility import Heard
 from appliance.streaming import SegmentStream
 from appliance.text import Piece, TextShaper, items_to_text
 from appliance.vad import FRAME, SAMPLE_RATE, SpeechSegment, VadSegmenter, load_vad_model
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 # not wait for it). The process must not end under them: CTranslate2 aborts the process
 # ("terminate called without an active exception") if it is torn down mid-decode.
 _decode_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+# After the release, this much quiet ends the tail: the word being said has ended.
+TAIL_QUIET_S = 0.1
 
 
 @atexit.register
@@ -45,6 +48,13 @@ def wait_for_background_decodes(timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     for thread in list(_decode_threads):
         thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def heard_in(segment: SpeechSegment) -> Heard:
+    """Where the VAD heard speech in a segment, in seconds from the segment's start."""
+    start = max(0, segment.speech[0] * FRAME - segment.span[0]) / SAMPLE_RATE
+    end = (segment.speech[1] * FRAME - segment.span[0]) / SAMPLE_RATE
+    return Heard(speech_s=max(0.0, end - start), speech_end_s=end)
 
 
 @dataclass
@@ -121,7 +131,9 @@ class DictationSession:
         self._asr_s = 0.0
         self._decodes = 0
         self._reused = 0
+        self._redone = 0
         self._samples = 0
+        self._released_at: int | None = None  # samples fed when the button was let go
         self._cancelled = threading.Event()
         self._error: BaseException | None = None
         self._final_worker = threading.Thread(target=self._final_loop, name="asr", daemon=True)
@@ -134,6 +146,24 @@ class DictationSession:
             )
             self._partial_worker.start()
             _decode_threads.add(self._partial_worker)
+
+    def release(self) -> None:
+        """The button was let go: the audio still coming is the tail (``heard_enough``)."""
+        if self._released_at is None:
+            self._released_at = self._samples
+
+    def heard_enough(self) -> bool:
+        """After the release: whether the tail can end now.
+
+        The tail is there for the end of a word the user was still saying when letting
+        go. It ends as soon as the VAD hears that the speaker has stopped (``TAIL_QUIET_S``
+        of quiet, or no speech in progress), and after ``audio.tail_s`` at most.
+        """
+        if self._released_at is None:
+            return False
+        tail = (self._samples - self._released_at) / SAMPLE_RATE
+        limit = self.pipeline.cfg.audio.tail_s
+        return tail >= limit or self._segmenter.quiet_s() >= min(TAIL_QUIET_S, limit)
 
     def feed(self, block: np.ndarray) -> None:
         if self._cancelled.is_set():
@@ -192,6 +222,7 @@ class DictationSession:
                 "asr_s": self._asr_s,
                 "decodes": float(self._decodes),
                 "finals_reused": float(self._reused),
+                "finals_redone": float(self._redone),
                 "release_to_transcript_s": t_asr_done - t_release,
                 "shape_s": t_shaped - t_asr_done,
             },
@@ -250,8 +281,7 @@ class DictationSession:
             try:
                 stream = self._stream_for(segment)
                 assert stream is not None
-                speech_end = segment.speech[1] * FRAME - segment.span[0]
-                result = stream.finish(segment.audio, speech_end)
+                result = stream.finish(segment.audio, heard_in(segment))
             except BaseException as exc:  # surfaced by finish(); the daemon shows it
                 self._error = exc
                 return
@@ -261,6 +291,7 @@ class DictationSession:
                 self._asr_s += stream.seconds
                 self._decodes += stream.decodes
                 self._reused += stream.reused
+                self._redone += bool(result.redone)
                 self._dropped.extend(result.dropped)
                 if result.text and not self._cancelled.is_set():
                     piece = Piece(result.text, segment.pause_before_s)

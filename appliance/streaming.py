@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from appliance.asr import (
+    FULL_WINDOW,
     Decoded,
     Transcriber,
     WordTime,
@@ -35,6 +36,7 @@ from appliance.asr import (
     normalise_words,
     reject_reason,
 )
+from appliance.plausibility import Heard, doubts, repeated_phrase
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ WORD_COMPLETE_S = 0.3  # a word this long before the end of the audio was heard 
 # Nothing is committed from less audio: the first words of a sentence need the words after
 # them (on short audio Whisper agreed with itself on "fresh no peas" for "fresh snow peas").
 MIN_COMMIT_AUDIO_S = 2.0
+AGREEING_DECODES = 2  # a word is committed once this many successive decodes agree on it
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,16 @@ class FinalText:
     text: str
     dropped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    redone: str = ""  # why the segment was decoded again with the safe setting, if it was
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A final text for the segment: its tokens and where its last word ends (if known)."""
+
+    tokens: list[int]
+    last_word_end_s: float | None
+    decoded: Decoded | None = None  # the decode it came from, for the guards
 
 
 class SegmentStream:
@@ -107,7 +120,7 @@ class SegmentStream:
         self.reused = False  # the final text came from a decode made before the release
         self._lock = threading.Lock()
         self._closed = False
-        self._previous: list[str] | None = None  # unit keys of the last decode
+        self._previous: list[list[str]] = []  # unit keys of the last decodes, newest last
         # The last decode, the length of audio it heard, and its words.
         self._last: tuple[Decoded, int, list[Unit]] | None = None
 
@@ -132,12 +145,15 @@ class SegmentStream:
             if self._closed or prefix != self.committed:
                 return False
             self._last = (decoded, len(audio), units)
-            previous, self._previous = self._previous, keys
-            if previous is None or len(audio) < MIN_COMMIT_AUDIO_S * SAMPLE_RATE:
+            previous = self._previous[-(AGREEING_DECODES - 1) :]
+            self._previous = [*previous, keys]
+            if len(previous) < AGREEING_DECODES - 1:
                 return False
-            if not self._may_commit(decoded, keys):
+            if len(audio) < MIN_COMMIT_AUDIO_S * SAMPLE_RATE:
                 return False
-            n = min(agreed_length(previous, keys), len(units) - 1)
+            if not self._may_commit(decoded, units):
+                return False
+            n = min([agreed_length(p, keys) for p in previous] + [len(units) - 1])
             limit = len(audio) / SAMPLE_RATE - self.hold_back_s
             while n > 0 and units[n - 1].end_s > limit:
                 n -= 1
@@ -147,12 +163,13 @@ class SegmentStream:
         log.debug("committed %r", self.committed_text)
         return True
 
-    def _may_commit(self, decoded: Decoded, keys: list[str]) -> bool:
+    def _may_commit(self, decoded: Decoded, units: list[Unit]) -> bool:
         """Words are committed only from a decode that passes every guard."""
         cfg = self.transcriber.cfg
+        keys = [u.key for u in units]
         if reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob):
             return False
-        if collapse_repeats(decoded.text) != decoded.text:
+        if collapse_repeats(decoded.text) != decoded.text or repeated_phrase(keys, 3):
             return False
         if not self.committed:
             # "Thank ..." may be the start of a phrase Whisper invents on noise.
@@ -162,55 +179,88 @@ class SegmentStream:
                     return False
         return True
 
-    def finish(self, audio: np.ndarray, speech_end: int) -> FinalText:
-        """The closed segment (``speech_end``: where its speech ends, in samples from its start).
+    def finish(self, audio: np.ndarray, heard: Heard) -> FinalText:
+        """The closed segment; ``heard``: where its speech is (seconds from its start).
 
         If the last decode already heard a pause after the speech, it is the answer and
         nothing is left to decode. Otherwise the words not yet committed are decoded from
         the audio after the committed ones (``_decode_rest``), and checked against the last
         decode of the whole segment; only if they disagree is the whole segment decoded
-        again, with the committed words forced.
+        again, with the committed words forced. Whatever the source, a text that does not
+        look whole and said once (``appliance.plausibility``) is decoded again with the
+        full 30-second window before it is typed.
         """
         t0 = time.perf_counter()
         with self._lock:
             self._closed = True
             committed = list(self.committed)
             last = self._last
-        tokens: list[int] | None = None
-        decoded: Decoded | None = None
+        speech_end = int(heard.speech_end_s * SAMPLE_RATE)
+        candidate: Candidate | None = None
         if last is not None and last[1] >= speech_end + HEARD_PAUSE:
-            decoded = last[0]
+            candidate = self._candidate(last[0])
             self.reused = True
         elif last is not None and committed:
-            tokens = self._decode_rest(audio, committed, last)
-        if tokens is None and decoded is None:
-            decoded = self.transcriber.decode_window(audio, self.language, prefix=committed)
+            candidate = self._decode_rest(audio, committed, last)
+        if candidate is None:
+            decoded = self.transcriber.decode_window(
+                audio, self.language, prefix=committed, with_words=True
+            )
             self.decodes += 1
-        dropped: list[tuple[str, str]] = []
-        if tokens is None:
-            assert decoded is not None
-            tokens = committed
-            reason = ""
-            if decoded.text and not committed:
-                cfg = self.transcriber.cfg
-                reason = reject_reason(
-                    cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob
+            candidate = self._candidate(decoded)
+        text, dropped = self._accept(candidate, committed)
+        earlier = len(last[2]) if last is not None else 0
+        why = doubts(text, heard, last_word_end_s=candidate.last_word_end_s, earlier_words=earlier)
+        redone = ""
+        if why:
+            safe = self._candidate(
+                self.transcriber.decode_window(
+                    audio, self.language, prefix=committed, frames=FULL_WINDOW, with_words=True
                 )
-            if reason:
-                log.info("dropped %r: %s", decoded.text, reason)
-                dropped.append((decoded.text, reason))
-            elif decoded.tokens[: len(committed)] == committed:
-                tokens = decoded.tokens
-            else:  # cannot happen with a forced prefix; keep what was committed (typed)
-                log.warning("final decode does not start with the committed words")
-        text = collapse_repeats(self.transcriber.detokenize(tokens, self.language))
+            )
+            self.decodes += 1
+            safe_text, safe_dropped = self._accept(safe, committed)
+            safe_why = doubts(
+                safe_text, heard, last_word_end_s=safe.last_word_end_s, earlier_words=earlier
+            )
+            log.info(
+                "decoded again with the full window (%s): %r -> %r%s",
+                "; ".join(why),
+                text,
+                safe_text,
+                f" (still: {'; '.join(safe_why)})" if safe_why else "",
+            )
+            if len(safe_why) <= len(why):
+                text, dropped, redone = safe_text, safe_dropped, "; ".join(why)
+        text = collapse_repeats(text)
         seconds = time.perf_counter() - t0
         self.seconds += seconds
-        return FinalText(text, dropped, seconds)
+        return FinalText(text, dropped, seconds, redone)
+
+    def _candidate(self, decoded: Decoded, offset_s: float = 0.0) -> Candidate:
+        ends = [w.end_s for w in decoded.words if normalise_words(w.text)]
+        return Candidate(decoded.tokens, offset_s + max(ends) if ends else None, decoded)
+
+    def _accept(
+        self, candidate: Candidate, committed: list[int]
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The candidate's text, or the committed words alone if the guards reject it."""
+        decoded = candidate.decoded
+        if decoded is not None and decoded.text and not committed:
+            cfg = self.transcriber.cfg
+            reason = reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob)
+            if reason:
+                log.info("dropped %r: %s", decoded.text, reason)
+                return "", [(decoded.text, reason)]
+        tokens = candidate.tokens
+        if tokens[: len(committed)] != committed:  # cannot happen with a forced prefix
+            log.warning("final decode does not start with the committed words")
+            tokens = committed
+        return self.transcriber.detokenize(tokens, self.language), []
 
     def _decode_rest(
         self, audio: np.ndarray, committed: list[int], last: tuple[Decoded, int, list[Unit]]
-    ) -> list[int] | None:
+    ) -> Candidate | None:
         """Decode only the end of the segment: from a little before the last committed
         words (they are forced, the ones before are Whisper's previous text).
 
@@ -228,7 +278,11 @@ class SegmentStream:
         split = units[first_forced - 1].end_token
         cut = max(0, int((units[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
         decoded = self.transcriber.decode_window(
-            audio[cut:], self.language, context=committed[:split], prefix=committed[split:]
+            audio[cut:],
+            self.language,
+            context=committed[:split],
+            prefix=committed[split:],
+            with_words=True,
         )
         self.decodes += 1
         if decoded.tokens[: len(committed) - split] != committed[split:]:
@@ -247,4 +301,10 @@ class SegmentStream:
         ):
             log.debug("the end decoded alone %r disagrees with %r", new_words, draft)
             return None
-        return committed + new
+        rest = self._candidate(decoded, cut / SAMPLE_RATE)
+        return Candidate(committed + new, rest.last_word_end_s)
+
+
+def transcribe_whole(transcriber: Transcriber, audio: np.ndarray, heard: Heard) -> FinalText:
+    """One piece of audio decoded as a closed segment, with the same guards and checks."""
+    return SegmentStream(transcriber, transcriber.language_for(audio)).finish(audio, heard)

@@ -189,6 +189,14 @@ class VadSegmenter:
         self._start = cut
         self._temp_end = None
 
+    def quiet_s(self) -> float:
+        """How long the speaker has been quiet (inf if no speech is in progress)."""
+        if not self._triggered:
+            return float("inf")
+        if self._temp_end is None:
+            return 0.0
+        return (self._n - self._temp_end) * FRAME / SAMPLE_RATE
+
     def tentative(self, min_pause_s: float = 0.12) -> SpeechSegment | None:
         """The segment that will close if the speaker stays silent (None while speaking).
 

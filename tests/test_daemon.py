@@ -135,7 +135,7 @@ class FakeMic:
                 self.rec.close()
                 self.rec = None
 
-    cancel = end
+    cancel = stop = end
 
 
 class FakeSession:
@@ -145,6 +145,7 @@ class FakeSession:
         self.cancelled = False
         self.on_piece = on_piece
         self.pieces_sent = 0
+        self.released = False
 
     def feed(self, block: np.ndarray) -> None:
         self.samples += len(block)
@@ -152,6 +153,12 @@ class FakeSession:
         if self.on_piece is not None and self.samples // 4000 > self.pieces_sent:
             self.pieces_sent += 1
             self.on_piece(Piece(f"sentence {self.pieces_sent}."))
+
+    def release(self) -> None:
+        self.released = True
+
+    def heard_enough(self) -> bool:
+        return False  # the fake microphone's own tail ends the recording
 
     def finish(self) -> Any:
         time.sleep(self.engine.delay)

@@ -67,7 +67,7 @@ class SpeechMic:
                 self.rec.close()
                 self.rec = None
 
-    cancel = end
+    cancel = stop = end
 
 
 @pytest.mark.model

@@ -9,7 +9,9 @@ import pytest
 from appliance.audio import SAMPLE_RATE, FileSource, iter_blocks, load_audio
 from appliance.cli import type_into_virtual_host
 from appliance.pipeline import run_blocks
+from appliance.plausibility import Heard
 from appliance.samples import room_noise, speak, with_pause
+from appliance.streaming import transcribe_whole
 
 pytestmark = pytest.mark.model
 
@@ -115,7 +117,8 @@ def test_guards_drop_what_whisper_invents_on_non_speech(fresh_pipeline):
         np.zeros(5 * SAMPLE_RATE, np.float32),
     ]
     for audio in inputs:
-        transcript = transcriber.transcribe(audio)
+        seconds = len(audio) / SAMPLE_RATE
+        transcript = transcribe_whole(transcriber, audio, Heard(seconds, seconds))
         assert transcript.text == ""
 
 

@@ -11,8 +11,10 @@ import pytest
 from appliance.asr import WordTime, normalise_words
 from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio
 from appliance.bench import wer
-from appliance.streaming import SegmentStream, agreed_length, group_units
-from appliance.vad import FRAME, VadSegmenter
+from appliance.pipeline import heard_in
+from appliance.plausibility import Heard
+from appliance.streaming import SegmentStream, agreed_length, group_units, transcribe_whole
+from appliance.vad import VadSegmenter
 
 
 def test_punctuation_belongs_to_the_word_before_it() -> None:
@@ -33,6 +35,11 @@ def test_agreement_is_the_common_start() -> None:
     assert agreed_length(["a", "b"], ["a", "b"]) == 2
 
 
+def heard_all(audio: np.ndarray) -> Heard:
+    """The whole audio taken as speech."""
+    return Heard(speech_s=len(audio) / SAMPLE_RATE, speech_end_s=len(audio) / SAMPLE_RATE)
+
+
 def _stream_through(pipeline, audio: np.ndarray, every_s: float = 0.5):
     """Feed audio as the session does: decode the open segment each every_s of audio."""
     vad = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
@@ -46,8 +53,7 @@ def _stream_through(pipeline, audio: np.ndarray, every_s: float = 0.5):
         return streams.setdefault(start, SegmentStream(transcriber, "en"))
 
     def close(segment) -> None:
-        speech_end = segment.speech[1] * FRAME - segment.span[0]
-        texts.append(stream(segment.span[0]).finish(segment.audio, speech_end).text)
+        texts.append(stream(segment.span[0]).finish(segment.audio, heard_in(segment)).text)
         del streams[segment.span[0]]
 
     for block in iter_blocks(audio, 480):
@@ -73,7 +79,7 @@ def test_words_are_committed_while_speaking_and_the_final_text_extends_them(
         key=lambda i: len(i.reference),
     )
     audio = load_audio(item.path)
-    whole = fresh_pipeline.transcriber.transcribe(audio).text
+    whole = transcribe_whole(fresh_pipeline.transcriber, audio, heard_all(audio)).text
     commits, texts = _stream_through(fresh_pipeline, audio)
     final = " ".join(texts)
     duration = len(audio) / SAMPLE_RATE
@@ -104,7 +110,7 @@ def test_a_decode_that_heard_the_pause_is_the_final_one(fresh_pipeline, english_
     stream = SegmentStream(fresh_pipeline.transcriber, "en")
     stream.update(open_segment.audio)
     (closed,) = vad.flush()
-    final = stream.finish(closed.audio, closed.speech[1] * FRAME - closed.span[0])
+    final = stream.finish(closed.audio, heard_in(closed))
     assert stream.reused and stream.decodes == 1
     assert wer([item.reference], [final.text]) < 0.2
 
