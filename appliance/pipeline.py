@@ -57,6 +57,13 @@ def heard_in(segment: SpeechSegment) -> Heard:
     return Heard(speech_s=max(0.0, end - start), speech_end_s=end)
 
 
+@dataclass(frozen=True)
+class EndAhead:
+    """Work for the final worker: decode the end of the open segment now (the release)."""
+
+    segment: SpeechSegment
+
+
 @dataclass
 class DictationResult:
     items: list[TypedItem]
@@ -114,7 +121,7 @@ class DictationSession:
         asr = pipeline.cfg.asr
         self._segmenter = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
         self._on_piece = on_piece
-        self._finals: queue.Queue[SpeechSegment | None] = queue.Queue()
+        self._finals: queue.Queue[SpeechSegment | EndAhead | None] = queue.Queue()
         self._partials: queue.Queue[SpeechSegment | None] = queue.Queue()
         self._stream_every = int(asr.stream_interval_s * SAMPLE_RATE) if asr.streaming else 0
         self._last_partial_end = 0
@@ -148,9 +155,18 @@ class DictationSession:
             _decode_threads.add(self._partial_worker)
 
     def release(self) -> None:
-        """The button was let go: the audio still coming is the tail (``heard_enough``)."""
-        if self._released_at is None:
-            self._released_at = self._samples
+        """The button was let go: the audio still coming is the tail (``heard_enough``).
+
+        The end of the segment being spoken is decoded at once (``prepare_end``), while
+        the tail is recorded; the segment's final text uses it if the tail held no more
+        speech.
+        """
+        if self._released_at is not None:
+            return
+        self._released_at = self._samples
+        segment = self._segmenter.open_segment()
+        if segment is not None and self._stream_every:
+            self._finals.put(EndAhead(segment))
 
     def heard_enough(self) -> bool:
         """After the release: whether the tail can end now.
@@ -183,7 +199,7 @@ class DictationSession:
     def _maybe_decode_open_segment(self) -> None:
         """While the streaming worker is idle, decode the segment being spoken (it has grown
         enough, or the speaker just paused and its words may be complete)."""
-        if self._partial_busy.is_set():
+        if self._partial_busy.is_set() or self._released_at is not None:
             return
         segment = self._segmenter.open_segment()
         if segment is None or len(segment.audio) < self._min_stream_audio:
@@ -278,6 +294,15 @@ class DictationSession:
         while (segment := self._finals.get()) is not None:
             if self._cancelled.is_set():
                 return
+            if isinstance(segment, EndAhead):
+                try:
+                    ahead = self._stream_for(segment.segment)
+                    if ahead is not None:
+                        ahead.prepare_end(segment.segment.audio)
+                except BaseException as exc:  # surfaced by finish(); the daemon shows it
+                    self._error = exc
+                    return
+                continue
             try:
                 stream = self._stream_for(segment)
                 assert stream is not None

@@ -123,6 +123,9 @@ class SegmentStream:
         self._previous: list[list[str]] = []  # unit keys of the last decodes, newest last
         # The last decode, the length of audio it heard, and its words.
         self._last: tuple[Decoded, int, list[Unit]] | None = None
+        # The end decoded at the release (prepare_end): it, the audio it heard, the
+        # committed tokens it extends.
+        self._ahead: tuple[Candidate, int, list[int]] | None = None
 
     @property
     def committed_text(self) -> str:
@@ -195,19 +198,13 @@ class SegmentStream:
             self._closed = True
             committed = list(self.committed)
             last = self._last
+            ahead = self._ahead
         speech_end = int(heard.speech_end_s * SAMPLE_RATE)
-        candidate: Candidate | None = None
-        if last is not None and last[1] >= speech_end + HEARD_PAUSE:
-            candidate = self._candidate(last[0])
+        if ahead is not None and ahead[1] >= speech_end and ahead[2] == committed:
+            candidate = ahead[0]  # decoded at the release; the tail held no more speech
             self.reused = True
-        elif last is not None and committed:
-            candidate = self._decode_rest(audio, committed, last)
-        if candidate is None:
-            decoded = self.transcriber.decode_window(
-                audio, self.language, prefix=committed, with_words=True
-            )
-            self.decodes += 1
-            candidate = self._candidate(decoded)
+        else:
+            candidate = self._end_candidate(audio, committed, last, speech_end)
         text, dropped = self._accept(candidate, committed)
         earlier = len(last[2]) if last is not None else 0
         why = doubts(text, heard, last_word_end_s=candidate.last_word_end_s, earlier_words=earlier)
@@ -236,6 +233,44 @@ class SegmentStream:
         seconds = time.perf_counter() - t0
         self.seconds += seconds
         return FinalText(text, dropped, seconds, redone)
+
+    def prepare_end(self, audio: np.ndarray) -> None:
+        """At the release, while the tail is still being recorded: decode the end of the
+        segment from the audio heard so far. ``finish`` uses the result if the tail held
+        no more speech (the speaker had finished), so the wait after the release is the
+        longer of the tail and this decode, not their sum. No word is committed after it.
+        """
+        t0 = time.perf_counter()
+        with self._lock:
+            self._closed = True
+            committed = list(self.committed)
+            last = self._last
+        candidate = self._end_candidate(audio, committed, last, None)
+        with self._lock:
+            self._ahead = (candidate, len(audio), committed)
+        self.seconds += time.perf_counter() - t0
+
+    def _end_candidate(
+        self,
+        audio: np.ndarray,
+        committed: list[int],
+        last: tuple[Decoded, int, list[Unit]] | None,
+        speech_end: int | None,
+    ) -> Candidate:
+        """The segment's text: the last decode if it heard the pause after the speech, else
+        its end decoded after the committed words, else all of it (committed forced)."""
+        if last is not None and speech_end is not None and last[1] >= speech_end + HEARD_PAUSE:
+            self.reused = True
+            return self._candidate(last[0])
+        if last is not None and committed:
+            rest = self._decode_rest(audio, committed, last)
+            if rest is not None:
+                return rest
+        decoded = self.transcriber.decode_window(
+            audio, self.language, prefix=committed, with_words=True
+        )
+        self.decodes += 1
+        return self._candidate(decoded)
 
     def _candidate(self, decoded: Decoded, offset_s: float = 0.0) -> Candidate:
         ends = [w.end_s for w in decoded.words if normalise_words(w.text)]

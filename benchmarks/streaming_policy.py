@@ -70,6 +70,9 @@ def transcribe(
         if grown or paused:
             last = open_segment.span[1]
             stream(open_segment.span[0]).update(open_segment.audio)
+    open_segment = vad.open_segment()
+    if open_segment is not None and step < 10**12:  # the release: its end decoded at once
+        stream(open_segment.span[0]).prepare_end(open_segment.audio)
     for segment in vad.flush():
         close(segment)
     return " ".join(r.text for r in results if r.text), results, times
@@ -133,12 +136,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="section.key=value")
     parser.add_argument("--no-streaming", action="store_true", help="decode segments whole")
     parser.add_argument("--agree", type=int, default=streaming.AGREEING_DECODES)
+    parser.add_argument("--overlap-words", type=int, default=streaming.OVERLAP_WORDS)
     parser.add_argument("--hold-back", type=float, default=1.0)
     parser.add_argument("--min-commit-audio", type=float, default=streaming.MIN_COMMIT_AUDIO_S)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--show", action="store_true", help="print every recording")
     args = parser.parse_args()
     streaming.AGREEING_DECODES = args.agree
+    streaming.OVERLAP_WORDS = args.overlap_words
     HOLD_BACK[0] = args.hold_back
     streaming.MIN_COMMIT_AUDIO_S = args.min_commit_audio
     overrides = parse_sets(args.set)
@@ -186,7 +191,7 @@ def main() -> None:
         print("\n".join(worse), flush=True)
     print(
         f"settings: {overrides}, step {args.step} s, streaming {not args.no_streaming}, "
-        f"agree {args.agree}, hold back {args.hold_back} s, commit from "
+        f"agree {args.agree}, overlap {args.overlap_words} words, hold back {args.hold_back} s, commit from "
         f"{args.min_commit_audio} s"
     )
 
