@@ -30,7 +30,14 @@ from appliance.models import model_cache_dir, resolve_model
 from appliance.plausibility import Heard
 from appliance.streaming import SegmentStream
 from appliance.text import Piece, TextShaper, items_to_text
-from appliance.vad import FRAME, SAMPLE_RATE, SpeechSegment, VadSegmenter, load_vad_model
+from appliance.vad import (
+    FRAME,
+    SAMPLE_RATE,
+    SpeechSegment,
+    VadSegmenter,
+    load_vad_model,
+    quiet_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,8 @@ log = logging.getLogger(__name__)
 _decode_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 # After the release, this much quiet ends the tail: the word being said has ended.
 TAIL_QUIET_S = 0.1
+# A decode of the open segment that takes longer than this has fallen behind the speaker.
+MAX_STREAM_LAG_S = 2.5
 
 
 @atexit.register
@@ -132,6 +141,7 @@ class DictationSession:
         self._finished: set[int] = set()
         self._lock = threading.Lock()  # streams, counters, and the order of pieces
         self._partial_busy = threading.Event()
+        self._behind: set[int] = set()  # segments streaming stopped on (it fell behind)
         self._finals_pending = 0
         self._pieces: list[Piece] = []
         self._dropped: list[tuple[str, str]] = []
@@ -179,7 +189,12 @@ class DictationSession:
             return False
         tail = (self._samples - self._released_at) / SAMPLE_RATE
         limit = self.pipeline.cfg.audio.tail_s
-        return tail >= limit or self._segmenter.quiet_s() >= min(TAIL_QUIET_S, limit)
+        if tail >= limit or self._segmenter.quiet_s() >= min(TAIL_QUIET_S, limit):
+            return True
+        segment = self._segmenter.open_segment()
+        return segment is not None and quiet_after(
+            segment.audio, self._released_at - segment.span[0]
+        )
 
     def feed(self, block: np.ndarray) -> None:
         if self._cancelled.is_set():
@@ -203,6 +218,8 @@ class DictationSession:
             return
         segment = self._segmenter.open_segment()
         if segment is None or len(segment.audio) < self._min_stream_audio:
+            return
+        if segment.span[0] in self._behind:
             return
         grown = segment.span[1] - self._last_partial_end >= self._stream_every
         paused = self._segmenter.tentative() is not None
@@ -275,7 +292,21 @@ class DictationSession:
                 if self._cancelled.is_set():
                     continue
                 stream = self._stream_for(segment)
-                if stream is None or not stream.update(segment.audio) or not self._on_piece:
+                if stream is None:
+                    continue
+                t0 = time.perf_counter()
+                committed = stream.update(segment.audio)
+                took = time.perf_counter() - t0
+                if took > MAX_STREAM_LAG_S:
+                    # This CPU cannot decode the segment as fast as it is spoken: it is
+                    # finished at its pause (or the release) instead.
+                    log.warning(
+                        "streaming falls behind (a decode took %.1f s): the rest of this "
+                        "segment is decoded at its end",
+                        took,
+                    )
+                    self._behind.add(segment.span[0])
+                if not committed or not self._on_piece:
                     continue
                 with self._lock:
                     # Pieces stay in order: an earlier segment still being finished speaks first

@@ -37,6 +37,7 @@ from appliance.asr import (
     reject_reason,
 )
 from appliance.plausibility import Heard, doubts, repeated_phrase
+from appliance.vad import quiet_after
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ WORD_COMPLETE_S = 0.3  # a word this long before the end of the audio was heard 
 # Nothing is committed from less audio: the first words of a sentence need the words after
 # them (on short audio Whisper agreed with itself on "fresh no peas" for "fresh snow peas").
 MIN_COMMIT_AUDIO_S = 2.0
-AGREEING_DECODES = 2  # a word is committed once this many successive decodes agree on it
+AGREEING_DECODES = 3  # a word is committed once this many successive decodes agree on it
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class SegmentStream:
     threads at once: once ``finish`` has started, a running ``update`` commits nothing.
     """
 
-    def __init__(self, transcriber: Transcriber, language: str, *, hold_back_s: float = 1.0):
+    def __init__(self, transcriber: Transcriber, language: str, *, hold_back_s: float = 1.5):
         self.transcriber = transcriber
         self.language = language
         self.hold_back_s = hold_back_s
@@ -121,6 +122,7 @@ class SegmentStream:
         self._lock = threading.Lock()
         self._closed = False
         self._previous: list[list[str]] = []  # unit keys of the last decodes, newest last
+        self._committed_units: list[Unit] = []  # the committed words, with their times
         # The last decode, the length of audio it heard, and its words.
         self._last: tuple[Decoded, int, list[Unit]] | None = None
         # The end decoded at the release (prepare_end): it, the audio it heard, the
@@ -136,11 +138,17 @@ class SegmentStream:
         if len(audio) < SAMPLE_RATE // 2:
             return False
         t0 = time.perf_counter()
-        prefix = list(self.committed)
-        decoded = self.transcriber.decode_window(
-            audio, self.language, prefix=prefix, with_words=True
-        )
-        units = group_units(decoded.words)
+        with self._lock:
+            prefix = list(self.committed)
+            committed_units = list(self._committed_units)
+        trimmed = self._decode_after_committed(audio, prefix, committed_units)
+        if trimmed is not None:
+            decoded, units = trimmed
+        else:
+            decoded = self.transcriber.decode_window(
+                audio, self.language, prefix=prefix, with_words=True
+            )
+            units = group_units(decoded.words)
         keys = [u.key for u in units]
         with self._lock:
             self.decodes += 1
@@ -163,8 +171,44 @@ class SegmentStream:
             if n <= 0 or units[n - 1].end_token <= len(prefix):
                 return False
             self.committed = decoded.tokens[: units[n - 1].end_token]
+            self._committed_units = units[:n]
         log.debug("committed %r", self.committed_text)
         return True
+
+    def _decode_after_committed(
+        self, audio: np.ndarray, committed: list[int], units: list[Unit]
+    ) -> tuple[Decoded, list[Unit]] | None:
+        """Decode only the audio from a little before the last ``OVERLAP_WORDS`` committed
+        words (forced again; the words before them are Whisper's previous text, read in one
+        pass). The cost of a decode then stays the same however long the segment grows, so
+        streaming keeps up with the speaker. None while too few words are committed.
+
+        Returns the decode as if of the whole segment (all tokens, times from its start).
+        """
+        first_forced = len(units) - OVERLAP_WORDS
+        if first_forced < 1 or units[-1].end_token != len(committed):
+            return None
+        split = units[first_forced - 1].end_token
+        cut = max(0, int((units[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
+        part = self.transcriber.decode_window(
+            audio[cut:],
+            self.language,
+            context=committed[:split],
+            prefix=committed[split:],
+            with_words=True,
+        )
+        shift = cut / SAMPLE_RATE
+        words = [WordTime(w.text, w.tokens, w.start_s + shift, w.end_s + shift) for w in part.words]
+        tokens = committed[:split] + part.tokens
+        later = [Unit(u.key, u.end_token + split, u.start_s, u.end_s) for u in group_units(words)]
+        whole = Decoded(
+            tokens=tokens,
+            text=self.transcriber.detokenize(tokens, self.language),
+            no_speech_prob=part.no_speech_prob,
+            avg_logprob=part.avg_logprob,
+            words=words,
+        )
+        return whole, units[:first_forced] + later
 
     def _may_commit(self, decoded: Decoded, units: list[Unit]) -> bool:
         """Words are committed only from a decode that passes every guard."""
@@ -200,7 +244,11 @@ class SegmentStream:
             last = self._last
             ahead = self._ahead
         speech_end = int(heard.speech_end_s * SAMPLE_RATE)
-        if ahead is not None and ahead[1] >= speech_end and ahead[2] == committed:
+        if (
+            ahead is not None
+            and ahead[2] == committed
+            and (ahead[1] >= speech_end or quiet_after(audio, ahead[1]))
+        ):
             candidate = ahead[0]  # decoded at the release; the tail held no more speech
             self.reused = True
         else:

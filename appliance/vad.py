@@ -88,6 +88,29 @@ def load_vad_model() -> SileroVad:
         return _shared_model
 
 
+QUIET_BELOW_DB = 30.0  # this far below the speech's level, a sound is not speech
+MIN_QUIET_S = 0.064  # judged over at least two frames
+
+
+def quiet_after(audio: np.ndarray, start: int, below_db: float = QUIET_BELOW_DB) -> bool:
+    """Whether everything in ``audio`` from sample ``start`` on is far quieter than the
+    speech before it (at least ``MIN_QUIET_S`` of it).
+
+    Silero's recurrent state keeps its speech probability up for 60-200 ms after a voice
+    stops (measured on the speech set), so right after a release the VAD cannot yet say
+    the speaker has stopped; the level can. It only answers yes when the sound is
+    ``below_db`` under the loud part of the speech, so a soft word ending or a noisy room
+    leaves the decision to the VAD.
+    """
+    before, after = audio[:start], audio[start:]
+    if len(after) < MIN_QUIET_S * SAMPLE_RATE or len(before) < FRAME:
+        return False
+    speech = np.sqrt(np.mean(before[: len(before) // FRAME * FRAME].reshape(-1, FRAME) ** 2, 1))
+    rest = after[: len(after) // FRAME * FRAME].reshape(-1, FRAME)
+    loudest_after = float(np.max(np.sqrt(np.mean(rest**2, axis=1))))
+    return loudest_after < float(np.percentile(speech, 90)) * 10 ** (-below_db / 20)
+
+
 @dataclass(frozen=True)
 class SpeechSegment:
     audio: np.ndarray

@@ -33,7 +33,7 @@ from appliance.pipeline import Pipeline, heard_in
 from appliance.streaming import FinalText, SegmentStream
 from appliance.vad import SpeechSegment, VadSegmenter
 
-HOLD_BACK = [1.0]
+HOLD_BACK = [1.5]
 CACHE = Path.home() / ".cache" / "stt-keyboard" / "bench"
 
 
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--no-streaming", action="store_true", help="decode segments whole")
     parser.add_argument("--agree", type=int, default=streaming.AGREEING_DECODES)
     parser.add_argument("--overlap-words", type=int, default=streaming.OVERLAP_WORDS)
-    parser.add_argument("--hold-back", type=float, default=1.0)
+    parser.add_argument("--hold-back", type=float, default=1.5)
     parser.add_argument("--min-commit-audio", type=float, default=streaming.MIN_COMMIT_AUDIO_S)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--show", action="store_true", help="print every recording")
