@@ -156,7 +156,7 @@ class AsrConfig:
     streaming: bool = _opt(
         True,
         "Transcribe while the user speaks: the segment being spoken is decoded again as it "
-        "grows and the words two decodes agree on are committed (with "
+        "grows and the words three decodes in a row agree on are committed (with "
         "daemon.type_while_speaking they are typed at once), so at the release only the last "
         "words are left to decode and type.",
     )
@@ -170,7 +170,8 @@ class AsrConfig:
     encoder_window: Literal["fit", "full"] = _opt(
         "fit",
         "fit: size Whisper's encoder input to the audio plus a margin (much faster for short "
-        "dictations); full: always the 30-second window, as faster-whisper does.",
+        "dictations; a text that looks cut off or looped is decoded again with the full "
+        "window); full: always the 30-second window, as faster-whisper does.",
         choices=["fit", "full"],
     )
     encoder_margin_s: float = _opt(

@@ -88,7 +88,7 @@ def load_vad_model() -> SileroVad:
         return _shared_model
 
 
-QUIET_BELOW_DB = 30.0  # this far below the speech's level, a sound is not speech
+QUIET_BELOW_DB = 20.0  # this far below the speech's level, a sound is not speech
 MIN_QUIET_S = 0.064  # judged over at least two frames
 
 

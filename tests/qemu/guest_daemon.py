@@ -42,6 +42,12 @@ class BridgeSession:
     def cancel(self) -> None:
         self.cancelled.set()
 
+    def release(self) -> None:
+        """The host's engine hears the whole recording, tail included: nothing to do here."""
+
+    def heard_enough(self) -> bool:
+        return False  # the microphone ends the tail after audio.tail_s
+
     def finish(self) -> Any:
         if self.cancelled.is_set():
             return SimpleNamespace(items=[], cancelled=True)
