@@ -265,7 +265,7 @@ def benchmark(
     """Both paths on every recording; with ``cpu_budget`` (a name of
     ``appliance.cpu_budget.BUDGETS`` or a fraction of one core) inside a CPU limit."""
     from appliance.audio import SAMPLE_RATE, load_audio
-    from appliance.cpu_budget import limited_cpu, parse_budget
+    from appliance.cpu_budget import NamedBudget, limited_cpu, parse_budget
     from appliance.pipeline import Pipeline, wait_for_background_decodes
 
     items = read_manifest(manifest, language)[:limit]
@@ -279,7 +279,19 @@ def benchmark(
     theirs: list[Timed] = []
     audio_s = 0.0
     longest: tuple[int, Path] = (0, Path())
-    fraction = parse_budget(cpu_budget) if cpu_budget else None
+    budget = parse_budget(cpu_budget) if cpu_budget else None
+    budget_out: dict[str, Any] | None = None
+    fraction: float | None = None
+    if isinstance(budget, NamedBudget):
+        budget_out = calibrate_budget(baseline_model, items, cfg, budget)
+        fraction = budget_out["fraction_of_one_core"]
+    elif budget is not None:
+        fraction = budget
+        budget_out = {"fraction_of_one_core": fraction}
+    if budget_out is not None:
+        budget_out["name"] = cpu_budget
+        if progress:
+            print(budget_line(budget_out), flush=True)
     with contextlib.ExitStack() as limits:
         if fraction is not None:
             limits.enter_context(limited_cpu(fraction))
@@ -324,9 +336,7 @@ def benchmark(
             dictation_process_rss_mb(cfg, longest[1]) if measure_process else None
         ),
         "model": str(pipeline.model_dir),
-        "cpu_budget": {"name": cpu_budget, "fraction_of_one_core": fraction}
-        if cpu_budget
-        else None,
+        "cpu_budget": budget_out,
         "threads": cfg.asr.threads,
         "encoder_window": cfg.asr.encoder_window,
         "streaming": cfg.asr.streaming,
@@ -336,6 +346,54 @@ def benchmark(
         "report_interval_ms": interval_s * 1000,
         "items": per_item,
     }
+
+
+CALIBRATION_PHRASES = 6
+
+
+def calibrate_budget(
+    model: Any, items: list[dict[str, Any]], cfg: Config, budget: Any
+) -> dict[str, Any]:
+    """Resolve a named budget on this machine: the baseline's CPU time per 1-10 s phrase at
+    full speed (a few of the run's recordings, spread over it) gives the fraction of a core
+    at which the same baseline takes the budget's published time."""
+    import soundfile as sf
+
+    from appliance.audio import load_audio
+    from appliance.cpu_budget import fraction_for
+
+    phrases = [i for i in items if 1.0 <= sf.info(str(i["path"])).duration <= 10.0] or items
+    step = max(1, len(phrases) // CALIBRATION_PHRASES)
+    chosen = phrases[::step][:CALIBRATION_PHRASES]
+    cpu = []
+    for item in chosen:
+        audio = load_audio(item["path"])
+        lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
+        t0 = time.process_time()  # all threads of this process: the baseline's alone now
+        list(model.transcribe(audio, language=lang)[0])
+        cpu.append(time.process_time() - t0)
+    cpu_s = statistics.median(cpu)
+    return {
+        "target_s": budget.target_s,
+        "basis": budget.basis,
+        "baseline_cpu_s_per_phrase": cpu_s,
+        "calibration_phrases": len(chosen),
+        "fraction_of_one_core": fraction_for(budget, cpu_s),
+    }
+
+
+def budget_line(budget: dict[str, Any]) -> str:
+    line = (
+        f"CPU budget {budget['name']}: {budget['fraction_of_one_core']:.3f} of one core "
+        "for both paths (cgroup CFS quota)"
+    )
+    if "target_s" in budget:
+        line += (
+            f"; the baseline used {budget['baseline_cpu_s_per_phrase']:.2f} CPU s per phrase "
+            f"here ({budget['calibration_phrases']} phrases), the budget is {budget['target_s']} "
+            f"s per phrase ({budget['basis']})"
+        )
+    return line
 
 
 def print_table(out: dict[str, Any]) -> None:
@@ -352,11 +410,7 @@ def print_table(out: dict[str, Any]) -> None:
         f"streaming: {out['streaming']}, type while speaking: {out['type_while_speaking']}"
     )
     if out.get("cpu_budget"):
-        budget = out["cpu_budget"]
-        print(
-            f"CPU budget {budget['name']}: {budget['fraction_of_one_core']:.3f} of one core "
-            "for both paths (cgroup CFS quota)"
-        )
+        print(budget_line(out["cpu_budget"]))
     print("waits are from the physical release of the button (the tail included)")
     print(f"{'':32} {'pipeline':>12} {'baseline':>12} {'ratio':>9}")
     row("release -> last key (median)", "release_to_last_key_median_s")
@@ -459,7 +513,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
 
     if args.cpu_budget:
         try:  # fail before loading anything if the CPU cannot be limited here
-            with limited_cpu(parse_budget(args.cpu_budget)):
+            budget = parse_budget(args.cpu_budget)
+            with limited_cpu(budget if isinstance(budget, float) else 1.0):
                 pass
         except (BudgetError, ValueError) as exc:
             print(f"bench: {exc}", file=sys.stderr)

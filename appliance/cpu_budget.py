@@ -1,11 +1,12 @@
 """A Raspberry Pi's CPU on a bigger machine: the kernel's CFS bandwidth limit (cgroups).
 
 `stt-keyboard bench --cpu-budget` runs the dictation and its baseline inside a cgroup whose
-CPU quota is a fraction of one core, so both see a CPU as slow as the Pi's. The named budgets
-were calibrated on the benchmark machine so that faster-whisper's ``transcribe()`` defaults
-(whisper-base, int8, 2 threads) take as long per 1–10 s phrase as the published figure for
-whisper-small on that Pi (docs/performance.md, "A Pi-sized CPU"): the budget stands for the
-Pi *running whisper-small* while the benchmark runs the whisper-base it has.
+CPU quota is a fraction of one core, so both see a CPU as slow as the Pi's. A named budget
+is a target, not a fraction: the time faster-whisper's ``transcribe()`` defaults take per
+1-10 s phrase on that Pi running whisper-small (published figures, docs/performance.md).
+The benchmark measures the CPU time its baseline (the benchmark's model and threads) spends
+per phrase on the machine it runs on, and limits the CPU to ``cpu_s / target_s`` of a core,
+so the same-run baseline takes the published time whatever the speed of the machine.
 """
 
 from __future__ import annotations
@@ -22,21 +23,17 @@ MIN_QUOTA_US = 1_000  # the kernel's smallest quota
 
 @dataclass(frozen=True)
 class NamedBudget:
-    fraction: float  # of one core, for the whole process
-    target_s: float  # the published baseline time per phrase it was calibrated to
+    target_s: float  # what the baseline should take per 1-10 s phrase under the budget
     basis: str
 
 
-# Calibrated with benchmarks/calibrate_cpu_budget.py (docs/performance.md).
 BUDGETS: dict[str, NamedBudget] = {
     "pi5-small": NamedBudget(
-        0.155,
         10.4,
         "faster-whisper small int8 defaults on a Pi 5: 10.4 s per 1-10 s phrase "
         "(Moonshine's benchmark)",
     ),
     "pi4-small": NamedBudget(
-        0.069,
         23.4,
         "a Pi 4 is 2-2.5x slower than a Pi 5 (Raspberry Pi's figure): 2.25 x 10.4 s",
     ),
@@ -47,10 +44,10 @@ class BudgetError(RuntimeError):
     """The CPU cannot be limited here (no root, no cgroup v1 cpu controller)."""
 
 
-def parse_budget(value: str) -> float:
-    """A named budget or a fraction of one core (0 < f <= the number of cores)."""
+def parse_budget(value: str) -> NamedBudget | float:
+    """A named budget, or a fraction of one core (0 < f <= the number of cores)."""
     if value in BUDGETS:
-        return BUDGETS[value].fraction
+        return BUDGETS[value]
     try:
         fraction = float(value)
     except ValueError:
@@ -59,6 +56,14 @@ def parse_budget(value: str) -> float:
     if not 0 < fraction <= (os.cpu_count() or 1):
         raise ValueError(f"--cpu-budget: {fraction} must be above 0 and at most the core count")
     return fraction
+
+
+def fraction_for(budget: NamedBudget, cpu_s_per_phrase: float) -> float:
+    """The share of one core at which work of ``cpu_s_per_phrase`` CPU seconds takes the
+    budget's time: under a CFS quota below one core, time = CPU time / fraction."""
+    if cpu_s_per_phrase <= 0:
+        raise ValueError("the baseline used no CPU time: cannot calibrate")
+    return cpu_s_per_phrase / budget.target_s
 
 
 @contextlib.contextmanager

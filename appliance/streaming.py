@@ -48,6 +48,9 @@ SAMPLE_RATE = 16000
 HEARD_PAUSE = SAMPLE_RATE * 12 // 100  # 120 ms of quiet after the last speech: words complete
 OVERLAP_WORDS = 8  # committed words heard again (forced) when only the end is decoded
 OVERLAP_MARGIN_S = 0.5  # audio kept before them, in case the alignment placed them late
+# Decodes of the growing segment only decide what to commit; beam search is kept for the
+# final text (the end decode and the redo).
+UPDATE_BEAM_SIZE: int | None = None  # None: asr.beam_size
 EXTRA_WORDS = 3  # words the end may add to what the last whole decode heard...
 WORDS_PER_S = 4.0  # ...and this many per second of audio that decode did not hear
 WORD_COMPLETE_S = 0.3  # a word this long before the end of the audio was heard whole
@@ -150,7 +153,7 @@ class SegmentStream:
             decoded, units = trimmed
         else:
             decoded = self.transcriber.decode_window(
-                audio, self.language, prefix=prefix, with_words=True
+                audio, self.language, prefix=prefix, beam_size=UPDATE_BEAM_SIZE, with_words=True
             )
             units = group_units(decoded.words)
         keys = [u.key for u in units]
@@ -199,6 +202,7 @@ class SegmentStream:
             self.language,
             context=committed[:split],
             prefix=committed[split:],
+            beam_size=UPDATE_BEAM_SIZE,
             with_words=True,
         )
         shift = cut / SAMPLE_RATE

@@ -1,11 +1,12 @@
-"""Calibrate the named CPU budgets of `stt-keyboard bench --cpu-budget`.
+"""Check the rule `stt-keyboard bench --cpu-budget NAME` calibrates with: time = CPU / fraction.
 
-The baseline of the benchmark (faster-whisper ``transcribe()`` with its defaults, the same
-model and threads) is timed on the English 1-10 s phrases of the manifest, each run in a
-process of its own inside a cgroup limited to a fraction of one core. The median time per
-phrase falls as 1/fraction; a fit of ``t = a / fraction + b`` over the measured fractions
-gives the fraction at which the baseline takes the published time (10.4 s for whisper-small
-on a Pi 5, 2.25 x that on a Pi 4). Needs root (cgroup v1 cpu controller). Usage:
+The benchmark resolves a named budget by measuring its baseline's CPU time per phrase at full
+speed and limiting the CPU to ``cpu / target`` of a core. This script checks that rule: the
+baseline (faster-whisper ``transcribe()`` defaults, the same model and threads) is timed on
+the English 1-10 s phrases of the manifest at full speed (CPU time) and, each fraction in a
+process of its own, inside a cgroup limited to a fraction of one core; it prints the median
+time per phrase measured and predicted, and the fraction a fit of ``t = a / fraction + b``
+gives for each named budget. Needs root (cgroup v1 cpu controller). Usage:
 
     .venv/bin/python benchmarks/calibrate_cpu_budget.py [--fractions 0.1,0.15,0.25] [--every 4]
 """
@@ -43,6 +44,14 @@ def child(fraction: float, model: str, threads: int, paths: list[str]) -> None:
                       local_files_only=True)  # fmt: skip
     list(wm.transcribe(np.zeros(16000, np.float32), language="en")[0])
     audios = [load_audio(p) for p in paths]
+    if fraction >= 1.0:  # full speed: the CPU time per phrase
+        cpu = []
+        for audio in audios:
+            t0 = time.process_time()
+            list(wm.transcribe(audio, language="en")[0])
+            cpu.append(time.process_time() - t0)
+        print(json.dumps(cpu))
+        return
     times = []
     with limited_cpu(fraction):
         for audio in audios:
@@ -71,22 +80,28 @@ def main() -> None:
     paths = [str(p) for p in phrases(Path(args.manifest), args.every)]
     fractions = [float(f) for f in args.fractions.split(",")]
     medians = []
-    for fraction in fractions:
+    cpu_s = None
+    for fraction in [1.0, *fractions]:
         out = subprocess.run(
             [sys.executable, __file__, "--model", args.model, "--threads", str(args.threads),
              "--child", str(fraction), "--", *paths],
             check=True, stdout=subprocess.PIPE, text=True,
         ).stdout  # fmt: skip
         times = json.loads(out.strip().splitlines()[-1])
+        if cpu_s is None:
+            cpu_s = statistics.median(times)
+            print(f"full speed: baseline CPU time median {cpu_s:.2f} s per phrase", flush=True)
+            continue
         medians.append(statistics.median(times))
-        print(f"fraction {fraction:5.3f}: baseline median {medians[-1]:6.2f} s per phrase "
+        print(f"fraction {fraction:5.3f}: baseline median {medians[-1]:6.2f} s per phrase, "
+              f"CPU / fraction predicts {cpu_s / fraction:6.2f} s "
               f"({len(times)} phrases, {min(times):.2f}-{max(times):.2f} s)", flush=True)  # fmt: skip
     a, b = np.polyfit(1 / np.array(fractions), np.array(medians), 1)
     print(f"fit: t = {a:.3f} / fraction + {b:.3f}")
     for name, budget in BUDGETS.items():
         fraction = a / (budget.target_s - b)
-        print(f"{name}: baseline {budget.target_s} s -> fraction {fraction:.3f} "
-              f"(now {budget.fraction}; {budget.basis})")  # fmt: skip
+        print(f"{name}: baseline {budget.target_s} s -> fit fraction {fraction:.3f}, "
+              f"CPU / target {cpu_s / budget.target_s:.3f} ({budget.basis})")  # fmt: skip
 
 
 if __name__ == "__main__":

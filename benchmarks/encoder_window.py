@@ -63,7 +63,7 @@ def main() -> None:
             texts = []
             for audio in segments:
                 frames = rule(len(audio) // HOP)
-                text, _, _ = transcriber._decode_window(audio, "en", frames)
+                text = transcriber.decode_window(audio, "en", frames=frames).text
                 texts.append(text)
             hyps.append(norm(" ".join(texts)))
         seconds = time.perf_counter() - t0

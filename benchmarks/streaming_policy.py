@@ -139,11 +139,13 @@ def main() -> None:
     parser.add_argument("--overlap-words", type=int, default=streaming.OVERLAP_WORDS)
     parser.add_argument("--hold-back", type=float, default=1.5)
     parser.add_argument("--min-commit-audio", type=float, default=streaming.MIN_COMMIT_AUDIO_S)
+    parser.add_argument("--update-beam", type=int, help="beam size of the growing segment's decodes")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--show", action="store_true", help="print every recording")
     args = parser.parse_args()
     streaming.AGREEING_DECODES = args.agree
     streaming.OVERLAP_WORDS = args.overlap_words
+    streaming.UPDATE_BEAM_SIZE = args.update_beam
     HOLD_BACK[0] = args.hold_back
     streaming.MIN_COMMIT_AUDIO_S = args.min_commit_audio
     overrides = parse_sets(args.set)

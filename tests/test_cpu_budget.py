@@ -12,6 +12,8 @@ import pytest
 from appliance.cpu_budget import (
     BUDGETS,
     BudgetError,
+    NamedBudget,
+    fraction_for,
     limited_cpu,
     parse_budget,
     quota_for,
@@ -26,12 +28,19 @@ def cpu_seconds() -> float:
 
 
 def test_budgets_parse_by_name_or_fraction() -> None:
-    assert parse_budget("pi5-small") == BUDGETS["pi5-small"].fraction
+    assert parse_budget("pi5-small") == BUDGETS["pi5-small"]
     assert parse_budget("0.25") == 0.25
     with pytest.raises(ValueError, match="pi5-small"):
         parse_budget("raspberry")
     with pytest.raises(ValueError):
         parse_budget("0")
+
+
+def test_a_named_budget_is_resolved_from_the_baselines_cpu_time() -> None:
+    # 2 CPU seconds per phrase here, 10 s wanted: a fifth of a core.
+    assert fraction_for(NamedBudget(10.0, "test"), 2.0) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="no CPU time"):
+        fraction_for(NamedBudget(10.0, "test"), 0.0)
 
 
 def test_small_fractions_get_a_longer_period() -> None:
