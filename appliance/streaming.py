@@ -157,9 +157,11 @@ class SegmentStream:
             )
             units = group_units(decoded.words)
         keys = [u.key for u in units]
+        took = time.perf_counter() - t0
+        log.debug("update: %.2f s of audio decoded in %.2f s", len(audio) / SAMPLE_RATE, took)
         with self._lock:
             self.decodes += 1
-            self.seconds += time.perf_counter() - t0
+            self.seconds += took
             if self._closed or prefix != self.committed:
                 return False
             self._last = (decoded, len(audio), units)
@@ -252,6 +254,7 @@ class SegmentStream:
             last = self._last
             ahead = self._ahead
         speech_end = int(heard.speech_end_s * SAMPLE_RATE)
+        ahead_candidate = ahead[0] if ahead is not None else None
         if (
             ahead is not None
             and ahead[2] == committed
@@ -260,6 +263,10 @@ class SegmentStream:
             candidate = ahead[0]  # decoded at the release; the tail held no more speech
             self.reused = True
         else:
+            log.debug(
+                "finish: the end decoded at the release is not usable (%s)",
+                "none" if ahead is None else f"heard {ahead[1]}, speech to {speech_end}",
+            )
             candidate = self._end_candidate(audio, committed, last, speech_end)
         text, dropped = self._accept(candidate, committed)
         earlier = len(last[2]) if last is not None else 0
@@ -287,6 +294,11 @@ class SegmentStream:
                 text, dropped, redone = safe_text, safe_dropped, "; ".join(why)
         text = collapse_repeats(text)
         seconds = time.perf_counter() - t0
+        log.debug(
+            "finish: %s in %.2f s",
+            "reused the end decoded at the release" if candidate is ahead_candidate else "decoded",
+            seconds,
+        )
         self.seconds += seconds
         return FinalText(text, dropped, seconds, redone)
 
@@ -304,7 +316,9 @@ class SegmentStream:
         candidate = self._end_candidate(audio, committed, last, None)
         with self._lock:
             self._ahead = (candidate, len(audio), committed)
-        self.seconds += time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        log.debug("prepare_end: %.2f s of audio in %.2f s", len(audio) / SAMPLE_RATE, took)
+        self.seconds += took
 
     def _end_candidate(
         self,
