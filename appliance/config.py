@@ -55,7 +55,11 @@ class AudioConfig:
         max=5.0,
     )
     tail_s: float = _opt(
-        0.3, "Audio still recorded after the button is released.", min=0.0, max=3.0
+        0.3,
+        "Audio still recorded after the button is released, at most: the tail ends sooner "
+        "once the VAD hears that the speaker has stopped.",
+        min=0.0,
+        max=3.0,
     )
     max_recording_s: float = _opt(
         120.0, "Hard cap on one recording; memory stays bounded.", min=1.0, max=3600.0
