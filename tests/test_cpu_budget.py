@@ -67,3 +67,38 @@ def test_the_quota_limits_this_process() -> None:
     print(f"\nCPU share under a {fraction} budget: {share:.3f}")
     assert share < fraction * 1.5
     assert not group.exists()  # removed, and this process moved back
+
+
+class CpuBurningModel:
+    """Stands in for the baseline's WhisperModel: spends a known CPU time per call."""
+
+    def __init__(self, cpu_s: float) -> None:
+        self.cpu_s = cpu_s
+        self.calls = 0
+
+    def transcribe(self, audio, language: str):
+        self.calls += 1
+        t0 = time.process_time()
+        while time.process_time() - t0 < self.cpu_s:
+            pass
+        return iter(()), None
+
+
+def test_bench_calibrates_a_named_budget_from_the_baselines_cpu_time(tmp_path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from appliance.bench import calibrate_budget
+    from appliance.config import Config
+
+    items = []
+    for n, seconds in enumerate([2.0, 3.0, 0.5, 12.0]):  # the 0.5 s and 12 s ones are not phrases
+        path = tmp_path / f"clip{n}.wav"
+        sf.write(path, np.zeros(int(16000 * seconds), np.float32), 16000)
+        items.append({"path": path, "language": "en", "reference": ""})
+    model = CpuBurningModel(0.2)
+    out = calibrate_budget(model, items, Config(), NamedBudget(10.0, "test"))
+    assert model.calls == 2  # only the 1-10 s phrases
+    assert out["baseline_cpu_s_per_phrase"] == pytest.approx(0.2, rel=0.25)
+    assert out["fraction_of_one_core"] == pytest.approx(0.02, rel=0.25)
+    assert out["target_s"] == 10.0 and out["calibration_phrases"] == 2
