@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
+from appliance.cpu_budget import NamedBudget
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "speech" / "manifest.tsv"
 
@@ -215,6 +216,11 @@ def load_baseline_model(model_dir: Path, cfg: Config) -> Any:
     return model
 
 
+def language_of(item: dict[str, Any], cfg: Config) -> str:
+    """The language both paths are told: the recording's own, unless the config fixes one."""
+    return str(item["language"]) if cfg.asr.language == "auto" else cfg.asr.language
+
+
 def run_baseline(model: Any, audio: Any, language: str, cfg: Config, interval_s: float) -> Timed:
     from appliance.text import clean
 
@@ -265,7 +271,7 @@ def benchmark(
     """Both paths on every recording; with ``cpu_budget`` (a name of
     ``appliance.cpu_budget.BUDGETS`` or a fraction of one core) inside a CPU limit."""
     from appliance.audio import SAMPLE_RATE, load_audio
-    from appliance.cpu_budget import NamedBudget, limited_cpu, parse_budget
+    from appliance.cpu_budget import limited_cpu, parse_budget
     from appliance.pipeline import Pipeline, wait_for_background_decodes
 
     items = read_manifest(manifest, language)[:limit]
@@ -299,7 +305,7 @@ def benchmark(
             audio = load_audio(item["path"])
             audio_s += len(audio) / SAMPLE_RATE
             longest = max(longest, (len(audio), item["path"]), key=lambda x: x[0])
-            lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
+            lang = language_of(item, cfg)
             early = cfg.daemon.type_while_speaking
             ours.append(
                 run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
@@ -352,7 +358,7 @@ CALIBRATION_PHRASES = 6
 
 
 def calibrate_budget(
-    model: Any, items: list[dict[str, Any]], cfg: Config, budget: Any
+    model: Any, items: list[dict[str, Any]], cfg: Config, budget: NamedBudget
 ) -> dict[str, Any]:
     """Resolve a named budget on this machine: the baseline's CPU time per 1-10 s phrase at
     full speed (a few of the run's recordings, spread over it) gives the fraction of a core
@@ -368,7 +374,7 @@ def calibrate_budget(
     cpu = []
     for item in chosen:
         audio = load_audio(item["path"])
-        lang = item["language"] if cfg.asr.language == "auto" else cfg.asr.language
+        lang = language_of(item, cfg)
         t0 = time.process_time()  # all threads of this process: the baseline's alone now
         list(model.transcribe(audio, language=lang)[0])
         cpu.append(time.process_time() - t0)

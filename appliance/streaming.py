@@ -254,7 +254,6 @@ class SegmentStream:
             last = self._last
             ahead = self._ahead
         speech_end = int(heard.speech_end_s * SAMPLE_RATE)
-        ahead_candidate = ahead[0] if ahead is not None else None
         if (
             ahead is not None
             and ahead[2] == committed
@@ -262,7 +261,9 @@ class SegmentStream:
         ):
             candidate = ahead[0]  # decoded at the release; the tail held no more speech
             self.reused = True
+            source = "reused the end decoded at the release"
         else:
+            source = "decoded"
             log.debug(
                 "finish: the end decoded at the release is not usable (%s)",
                 "none" if ahead is None else f"heard {ahead[1]}, speech to {speech_end}",
@@ -294,11 +295,7 @@ class SegmentStream:
                 text, dropped, redone = safe_text, safe_dropped, "; ".join(why)
         text = collapse_repeats(text)
         seconds = time.perf_counter() - t0
-        log.debug(
-            "finish: %s in %.2f s",
-            "reused the end decoded at the release" if candidate is ahead_candidate else "decoded",
-            seconds,
-        )
+        log.debug("finish: %s in %.2f s", source, seconds)
         self.seconds += seconds
         return FinalText(text, dropped, seconds, redone)
 

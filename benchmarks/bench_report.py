@@ -1,7 +1,8 @@
 """The issue-10 checks on a `stt-keyboard bench --json` file, per half of the speech set.
 
 For the development and the held-out half (speech_sets.py), and both together: the typed
-WER of the pipeline and of the same-run baseline, and every recording where the pipeline
+WER and the median wait (release -> last key) of the pipeline and of the same-run
+baseline, and every recording where the pipeline
 made more than 2 word errors beyond the baseline's on it, or typed a phrase repeated.
 Usage:
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
-from speech_sets import english_items
+from speech_sets import english_items, word_errors
 
 from appliance.asr import normalise_words
 from appliance.bench import wer
@@ -23,23 +25,12 @@ from appliance.plausibility import repeated_phrase
 MAX_EXTRA_ERRORS = 2
 
 
-def word_errors(reference: str, hypothesis: str) -> int:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    out = jiwer.process_words(norm(reference) or "<empty>", norm(hypothesis) or "<nothing>")
-    return int(out.substitutions + out.deletions + out.insertions)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("bench_json")
     args = parser.parse_args()
     out = json.loads(Path(args.bench_json).read_text())
-    half_of = {
-        str(i.path.resolve()): half for half in ("dev", "held") for i in english_items(split=half)
-    }
+    half_of = {str(i.path.resolve()): i.split for i in english_items()}
     rows = out["items"]
     for half in ("dev", "held", "all"):
         chosen = [
@@ -50,9 +41,15 @@ def main() -> None:
         refs = [r["reference"] for r in chosen]
         ours = wer(refs, [r["pipeline"]["typed"] for r in chosen])
         theirs = wer(refs, [r["baseline"]["typed"] for r in chosen])
+        wait = {
+            side: statistics.median(r[side]["release_to_last_key_s"] for r in chosen)
+            for side in ("pipeline", "baseline")
+        }
         print(
-            f"{half:5} {len(chosen):3} recordings: pipeline {ours:6.2%}  baseline {theirs:6.2%}"
-            f"  ({(ours - theirs) * 100:+.2f} points)"
+            f"{half:5} {len(chosen):3} recordings: WER pipeline {ours:6.2%}  baseline "
+            f"{theirs:6.2%} ({(ours - theirs) * 100:+.2f} points); release -> last key median "
+            f"pipeline {wait['pipeline']:.2f} s  baseline {wait['baseline']:.2f} s "
+            f"({wait['baseline'] / wait['pipeline']:.1f}x)"
         )
     print(f"\nrecordings with more than {MAX_EXTRA_ERRORS} word errors beyond the baseline's:")
     bad = 0

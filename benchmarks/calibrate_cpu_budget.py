@@ -14,6 +14,7 @@ gives for each named budget. Needs root (cgroup v1 cpu controller). Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -44,20 +45,14 @@ def child(fraction: float, model: str, threads: int, paths: list[str]) -> None:
                       local_files_only=True)  # fmt: skip
     list(wm.transcribe(np.zeros(16000, np.float32), language="en")[0])
     audios = [load_audio(p) for p in paths]
-    if fraction >= 1.0:  # full speed: the CPU time per phrase
-        cpu = []
-        for audio in audios:
-            t0 = time.process_time()
-            list(wm.transcribe(audio, language="en")[0])
-            cpu.append(time.process_time() - t0)
-        print(json.dumps(cpu))
-        return
+    full_speed = fraction >= 1.0  # then the CPU time per phrase, else the wall time
+    clock = time.process_time if full_speed else time.perf_counter
     times = []
-    with limited_cpu(fraction):
+    with contextlib.nullcontext() if full_speed else limited_cpu(fraction):
         for audio in audios:
-            t0 = time.perf_counter()
+            t0 = clock()
             list(wm.transcribe(audio, language="en")[0])
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     print(json.dumps(times))
 
 
@@ -93,9 +88,13 @@ def main() -> None:
             print(f"full speed: baseline CPU time median {cpu_s:.2f} s per phrase", flush=True)
             continue
         medians.append(statistics.median(times))
-        print(f"fraction {fraction:5.3f}: baseline median {medians[-1]:6.2f} s per phrase, "
-              f"CPU / fraction predicts {cpu_s / fraction:6.2f} s "
-              f"({len(times)} phrases, {min(times):.2f}-{max(times):.2f} s)", flush=True)  # fmt: skip
+        spread = f"{len(times)} phrases, {min(times):.2f}-{max(times):.2f} s"
+        predicted = cpu_s / fraction
+        print(
+            f"fraction {fraction:5.3f}: baseline median {medians[-1]:6.2f} s per phrase, "
+            f"CPU / fraction predicts {predicted:6.2f} s ({spread})",
+            flush=True,
+        )
     a, b = np.polyfit(1 / np.array(fractions), np.array(medians), 1)
     print(f"fit: t = {a:.3f} / fraction + {b:.3f}")
     for name, budget in BUDGETS.items():

@@ -52,7 +52,7 @@ def english_items(manifest: Path = DEFAULT_MANIFEST, split: str = "all") -> list
                         row["reference_text"],
                         half,
                         folder,
-                    )  # fmt: skip
+                    )
                 )
     return items
 
@@ -113,3 +113,15 @@ def in_condition(
     mixed = mixed[: len(audio)]
     peak = float(np.max(np.abs(mixed)))
     return (mixed / peak * 0.99 if peak > 0.99 else mixed).astype(np.float32)
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    import jiwer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    ref, hyp = norm(reference), norm(hypothesis)
+    if not ref.split():
+        return len(hyp.split())
+    out = jiwer.process_words(ref, hyp or "<nothing>")
+    return int(out.substitutions + out.deletions + out.insertions)

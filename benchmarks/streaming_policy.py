@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from speech_sets import Item, english_items, in_condition
+from speech_sets import Item, english_items, in_condition, word_errors
 
 import appliance.streaming as streaming
 from appliance.audio import iter_blocks, load_audio
@@ -103,18 +103,6 @@ def baseline_texts(
     return cache
 
 
-def word_errors(reference: str, hypothesis: str) -> int:
-    import jiwer
-    from whisper_normalizer.english import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    ref, hyp = norm(reference), norm(hypothesis)
-    if not ref.split():
-        return len(hyp.split())
-    out = jiwer.process_words(ref, hyp or "<nothing>")
-    return int(out.substitutions + out.deletions + out.insertions)
-
-
 def parse_sets(values: list[str]) -> dict[str, dict[str, object]]:
     sections: dict[str, dict[str, object]] = {}
     for value in values:
@@ -139,7 +127,9 @@ def main() -> None:
     parser.add_argument("--overlap-words", type=int, default=streaming.OVERLAP_WORDS)
     parser.add_argument("--hold-back", type=float, default=1.5)
     parser.add_argument("--min-commit-audio", type=float, default=streaming.MIN_COMMIT_AUDIO_S)
-    parser.add_argument("--update-beam", type=int, help="beam size of the growing segment's decodes")
+    parser.add_argument(
+        "--update-beam", type=int, help="beam size of the growing segment's decodes"
+    )
     parser.add_argument("--limit", type=int)
     parser.add_argument("--show", action="store_true", help="print every recording")
     args = parser.parse_args()
