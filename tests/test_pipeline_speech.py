@@ -16,6 +16,9 @@ from appliance.streaming import transcribe_whole
 pytestmark = pytest.mark.model
 
 WER_TOLERANCE = 0.01  # one point: per-segment decoding may differ slightly from whole-file
+# Every third English item (all kinds, both halves): the whole set took 11 minutes of the
+# suite's budget; `make bench` and benchmarks/bench_report.py measure all of it.
+EVERY_NTH = 3
 
 
 def normaliser():
@@ -36,7 +39,9 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 def test_typed_text_wer_no_worse_than_faster_whisper_direct(fresh_pipeline, english_items):
     model = fresh_pipeline.transcriber.model
     typed, direct, refs = [], [], []
-    for item in english_items:
+    spread = english_items[::EVERY_NTH]
+    assert len(spread) >= 30
+    for item in spread:
         fresh_pipeline.shaper.reset()
         result = run_blocks(fresh_pipeline, FileSource(item.path).blocks())
         host_text, _reports, _ = type_into_virtual_host(result.items, "us")

@@ -8,6 +8,7 @@ paragraph breaks).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 
@@ -21,3 +22,28 @@ class SpecialKey(Enum):
 
 TypedItem = str | SpecialKey
 """One piece of what should be typed: literal text, or an explicitly requested key."""
+
+
+KEY_TEXT: dict[SpecialKey, str] = {
+    SpecialKey.ENTER: "\n",
+    SpecialKey.TAB: "\t",
+    SpecialKey.BACKSPACE: "\b",
+}
+"""The character each key stands for in logs, results and the pending-text store."""
+
+
+def keystroke_text(items: Iterable[TypedItem]) -> str:
+    """The items as one string of what is pressed (Backspace as ``\\b``): kept, logged, compared."""
+    return "".join(KEY_TEXT[i] if isinstance(i, SpecialKey) else i for i in items)
+
+
+def shown_text(items: Iterable[TypedItem]) -> str:
+    """The text a host shows after the items are typed (Backspace deletes the character before)."""
+    out: list[str] = []
+    for char in keystroke_text(items):
+        if char == "\b":
+            if out:
+                out.pop()
+        else:
+            out.append(char)
+    return "".join(out)
