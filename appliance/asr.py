@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from appliance.audio import SAMPLE_RATE
 from appliance.config import AsrConfig
 from appliance.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
 FULL_WINDOW = 3000  # mel frames in Whisper's 30-second window
 

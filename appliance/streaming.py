@@ -39,12 +39,12 @@ from appliance.asr import (
     normalise_words,
     reject_reason,
 )
+from appliance.audio import SAMPLE_RATE
 from appliance.plausibility import Heard, doubts, repeated_phrase
 from appliance.vad import quiet_after
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 HEARD_PAUSE = SAMPLE_RATE * 12 // 100  # 120 ms of quiet after the last speech: words complete
 OVERLAP_WORDS = 8  # committed words heard again (forced) when only the end is decoded
 OVERLAP_MARGIN_S = 0.5  # audio kept before them, in case the alignment placed them late

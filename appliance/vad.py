@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from appliance.audio import SAMPLE_RATE
 from appliance.config import VadConfig
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME = 512  # Silero's window at 16 kHz (32 ms)
 MAX_SEGMENT_S = 25.0  # stay inside Whisper's 30 s window
 _model_lock = threading.Lock()
