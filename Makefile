@@ -17,8 +17,10 @@ test: setup
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# The speech set beside the project (as for the tests): $STT_KEYBOARD_SPEECH or ../shared/speech.
+SPEECH ?= $(or $(STT_KEYBOARD_SPEECH),../shared/speech)
 bench: setup
-	$(BIN)/stt-keyboard bench --manifest ../shared/speech/manifest.tsv --model base --threads 2
+	$(BIN)/stt-keyboard bench --manifest $(SPEECH)/manifest.tsv --model base --threads 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

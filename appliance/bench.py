@@ -28,8 +28,6 @@ from typing import Any
 from appliance.config import Config
 from appliance.cpu_budget import NamedBudget
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "speech" / "manifest.tsv"
-
 
 @dataclass
 class Timed:
@@ -474,8 +472,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--manifest",
-        default=str(DEFAULT_MANIFEST),
-        help="TSV with path, language, reference_text (paths relative to it)",
+        required=True,
+        help="TSV with path, language, reference_text (paths relative to it); "
+        "`make bench` gives the project's speech set",
     )
     p.add_argument("--json", dest="json_out", help="also write the results to this file")
     p.add_argument("--only-language", default="en", help="recordings of this language, or 'all'")

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from faster_whisper import WhisperModel
+from speech_sets import MANIFEST
 
 from appliance.audio import load_audio
-from appliance.bench import DEFAULT_MANIFEST, read_manifest
+from appliance.bench import read_manifest
 from appliance.models import model_cache_dir, resolve_model
 
 
@@ -45,7 +46,7 @@ def main() -> None:
             model_dir, device="cpu", compute_type="int8", cpu_threads=args.threads
         ),
     }
-    items = read_manifest(Path(DEFAULT_MANIFEST), "en")[: args.limit]
+    items = read_manifest(Path(MANIFEST), "en")[: args.limit]
     warm = load_audio(items[0]["path"])
     for model in models.values():
         list(model.transcribe(warm, language="en")[0])

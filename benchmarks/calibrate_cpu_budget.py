@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from speech_sets import MANIFEST
 
-from appliance.bench import DEFAULT_MANIFEST, read_manifest
+from appliance.bench import read_manifest
 from appliance.cpu_budget import BUDGETS, limited_cpu
 
 
@@ -58,7 +59,7 @@ def child(fraction: float, model: str, threads: int, paths: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
+    parser.add_argument("--manifest", default=str(MANIFEST))
     parser.add_argument("--model", default=None, help="model directory (default: cached base)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fractions", default="0.1,0.15,0.25")

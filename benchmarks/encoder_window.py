@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import jiwer
+from speech_sets import MANIFEST
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from appliance.asr import FULL_WINDOW, HOP, Transcriber
@@ -26,7 +27,7 @@ from appliance.vad import VadSegmenter
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--manifest", default="../shared/speech/manifest.tsv")
+    parser.add_argument("--manifest", default=str(MANIFEST))
     parser.add_argument("--model", default="base")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from appliance.bench import DEFAULT_MANIFEST
+from appliance.audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
+# The speech set lives beside the project, not in it: $STT_KEYBOARD_SPEECH (as for the tests)
+# or ../shared/speech.
+SPEECH_DIR = Path(
+    os.environ.get("STT_KEYBOARD_SPEECH", Path(__file__).resolve().parents[2] / "shared" / "speech")
+)
+MANIFEST = SPEECH_DIR / "manifest.tsv"
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class Item:
     folder: str
 
 
-def english_items(manifest: Path = DEFAULT_MANIFEST, split: str = "all") -> list[Item]:
+def english_items(manifest: Path = MANIFEST, split: str = "all") -> list[Item]:
     with manifest.open(newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["language"] == "en"]
     by_folder: dict[str, list[dict[str, str]]] = {}
@@ -92,7 +98,7 @@ def _babble_noise(n: int, seed: int, manifest: Path) -> np.ndarray:
 
 
 def in_condition(
-    audio: np.ndarray, condition: str, seed: int, manifest: Path = DEFAULT_MANIFEST
+    audio: np.ndarray, condition: str, seed: int, manifest: Path = MANIFEST
 ) -> np.ndarray:
     """``clean``, or noise of a kind (white, pink, brown, babble) at an SNR, 8 kHz band."""
     if condition == "clean":

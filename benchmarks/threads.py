@@ -16,12 +16,12 @@ from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
+from speech_sets import SPEECH_DIR
 
 from appliance.audio import load_audio
-from appliance.bench import DEFAULT_MANIFEST
 from appliance.models import model_cache_dir, resolve_model
 
-RECORDING = DEFAULT_MANIFEST.parent / "vctk_autovc" / "p225_008.wav"
+RECORDING = SPEECH_DIR / "vctk_autovc" / "p225_008.wav"
 
 
 def main() -> None:
