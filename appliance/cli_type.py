@@ -53,13 +53,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def text_to_items(text: str) -> list[TypedItem]:
-    """Newline -> Enter, tab -> Tab; other text as is."""
-    from appliance.hid.keys import SpecialKey
+    """Newline -> Enter, tab -> Tab (the inverse of ``KEY_TEXT``); other text as is.
 
+    A backspace character is not a key here: it is dropped as a control character, so
+    typed text cannot delete what the host already shows."""
+    from appliance.hid.keys import KEY_TEXT, SpecialKey
+
+    keys = {KEY_TEXT[k]: k for k in (SpecialKey.ENTER, SpecialKey.TAB)}
     items: list[TypedItem] = []
     buf: list[str] = []
     for ch in text.replace("\r\n", "\n"):
-        key = {"\n": SpecialKey.ENTER, "\t": SpecialKey.TAB}.get(ch)
+        key = keys.get(ch)
         if key is None:
             buf.append(ch)
             continue

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appliance.config import TextConfig
-from appliance.hid.keys import SpecialKey, TypedItem
+from appliance.hid.keys import SpecialKey, TypedItem, shown_text
 
 _SENTENCE_END = ".!?…"
 
@@ -205,17 +205,5 @@ def _hold_back_command_start(text: str) -> str:
     return text
 
 
-def items_to_text(items: Iterable[TypedItem]) -> str:
-    """The text a host shows for typed items (Enter -> newline): for tests and display."""
-    keys = {SpecialKey.ENTER: "\n", SpecialKey.TAB: "\t"}
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, SpecialKey):
-            if item is SpecialKey.BACKSPACE:
-                if out:
-                    out[-1] = out[-1][:-1]
-            else:
-                out.append(keys[item])
-        else:
-            out.append(item)
-    return "".join(out)
+items_to_text = shown_text
+"""The old name of :func:`appliance.hid.keys.shown_text`, kept while pipeline.py imports it."""

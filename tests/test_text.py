@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from appliance.config import TextConfig
-from appliance.hid.keys import SpecialKey
-from appliance.text import Piece, TextShaper, apply_spoken_commands, clean, items_to_text
+from appliance.hid.keys import SpecialKey, shown_text
+from appliance.text import Piece, TextShaper, apply_spoken_commands, clean
 
 
 def shape(*texts: str, **cfg: object) -> list:
@@ -54,7 +54,7 @@ def test_newline_words_are_text_unless_commands_are_enabled() -> None:
 
 def test_spoken_punctuation_and_paragraph() -> None:
     items = apply_spoken_commands("Hello comma world period new paragraph next question mark")
-    assert items_to_text(items) == "Hello, world.\n\nNext?"
+    assert shown_text(items) == "Hello, world.\n\nNext?"
 
 
 def test_paragraph_break_after_long_pause_only_when_configured() -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from appliance.hid.keys import SpecialKey, TypedItem
+from appliance.hid.keys import KEY_TEXT, SpecialKey, TypedItem
 from appliance.hid.layout import Layout, Recipe, Stroke
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ log = logging.getLogger(__name__)
 UnknownPolicy = Literal["transliterate", "skip"]
 ALL_UP = bytes(8)
 
-SPECIAL_TEXT: dict[SpecialKey, str] = {
-    SpecialKey.ENTER: "\n",
-    SpecialKey.TAB: "\t",
-    SpecialKey.BACKSPACE: "\b",
-}
+SPECIAL_TEXT = KEY_TEXT  # the old name, kept while hid/typist.py imports it
 
 
 def report(modifiers: int = 0, *usages: int) -> bytes:
@@ -85,7 +81,7 @@ def plan_items(
     logged: set[str] = set()
     for item in items:
         if isinstance(item, SpecialKey):
-            units.append(Unit(item, SPECIAL_TEXT[item], (layout.special(item),)))
+            units.append(Unit(item, KEY_TEXT[item], (layout.special(item),)))
             continue
         if not isinstance(item, str):
             raise TypeError(f"not text or a SpecialKey: {item!r}")

@@ -101,8 +101,9 @@ class HostEngine:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def serve(self) -> None:
-        from appliance.pipeline import Pipeline
-        from appliance.text import items_to_text
+        from appliance.audio import iter_blocks
+        from appliance.hid.keys import shown_text
+        from appliance.pipeline import Pipeline, run_blocks
 
         try:
             pipeline = Pipeline.load(self.cfg)
@@ -112,10 +113,7 @@ class HostEngine:
                     if n in self.answered:
                         continue
                     audio = np.frombuffer(req.read_bytes(), dtype="<f4")
-                    session = pipeline.start()
-                    for i in range(0, len(audio), 512):
-                        session.feed(audio[i : i + 512])
-                    result = session.finish()
+                    result = run_blocks(pipeline, iter_blocks(audio, 512))
                     items = [
                         {"text": i} if isinstance(i, str) else {"key": i.value}
                         for i in result.items
@@ -123,7 +121,7 @@ class HostEngine:
                     tmp = self.directory / f"resp-{n}.tmp"
                     tmp.write_text(json.dumps(items))
                     tmp.rename(self.directory / f"resp-{n}.json")
-                    self.answered[n] = (audio, items_to_text(result.items))
+                    self.answered[n] = (audio, shown_text(result.items))
                 time.sleep(0.05)
         except BaseException as exc:  # reported by the test
             self.errors.append(exc)
