@@ -12,24 +12,23 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import re
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from appliance.asr import Transcriber, normalise_words
+from appliance.asr import Transcriber
 from appliance.config import Config
-from appliance.hid.keys import TypedItem
+from appliance.engine import DictationResult, PieceFn
 from appliance.models import model_cache_dir, resolve_model
 from appliance.plausibility import Heard
 from appliance.streaming import SegmentStream
-from appliance.text import Piece, TextShaper, items_to_text
+from appliance.text import Piece
 from appliance.vad import (
     FRAME,
     SAMPLE_RATE,
@@ -73,28 +72,13 @@ class EndAhead:
     segment: SpeechSegment
 
 
-@dataclass
-class DictationResult:
-    items: list[TypedItem]
-    pieces: list[Piece]
-    dropped: list[tuple[str, str]]
-    audio_s: float
-    timings: dict[str, float] = field(default_factory=dict)
-    cancelled: bool = False
-
-    @property
-    def text(self) -> str:
-        return items_to_text(self.items)
-
-
 class Pipeline:
-    """Loaded once per process: the warm model, the VAD model and the text shaper."""
+    """The local engine, loaded once per process: the warm model and the VAD model."""
 
     def __init__(self, cfg: Config, transcriber: Transcriber, *, vad_model: Any | None = None):
         self.cfg = cfg
         self.transcriber = transcriber
         self.vad_model = vad_model if vad_model is not None else load_vad_model()
-        self.shaper = TextShaper(cfg.text)
 
     @classmethod
     def load(
@@ -110,7 +94,7 @@ class Pipeline:
     def model_dir(self) -> Path:
         return self.transcriber.model_dir
 
-    def start(self, on_piece: Callable[[Piece], None] | None = None) -> DictationSession:
+    def start(self, on_piece: PieceFn | None = None) -> DictationSession:
         return DictationSession(self, on_piece)
 
 
@@ -125,7 +109,7 @@ class DictationSession:
     running decode of the open segment.
     """
 
-    def __init__(self, pipeline: Pipeline, on_piece: Callable[[Piece], None] | None = None):
+    def __init__(self, pipeline: Pipeline, on_piece: PieceFn | None = None):
         self.pipeline = pipeline
         asr = pipeline.cfg.asr
         self._segmenter = VadSegmenter(pipeline.cfg.vad, pipeline.vad_model)
@@ -229,7 +213,7 @@ class DictationSession:
             self._partials.put(segment)
 
     def finish(self) -> DictationResult:
-        """End of recording: flush the VAD, wait for the transcriptions, shape the text."""
+        """End of recording: flush the VAD, wait for the transcriptions."""
         t_release = time.perf_counter()
         for segment in self._segmenter.flush():
             self._close(segment)
@@ -240,13 +224,8 @@ class DictationSession:
         if self._error is not None:
             raise self._error
         cancelled = self._cancelled.is_set()
-        # With on_piece the caller typed each piece as it came (type while speaking).
-        typed_already = self._on_piece is not None
-        items = [] if cancelled or typed_already else self.pipeline.shaper.shape(self._pieces)
-        t_shaped = time.perf_counter()
         return DictationResult(
-            items=items,
-            pieces=list(self._pieces),
+            pieces=[] if cancelled else list(self._pieces),
             dropped=list(self._dropped),
             audio_s=self._samples / SAMPLE_RATE,
             cancelled=cancelled,
@@ -257,7 +236,6 @@ class DictationSession:
                 "finals_reused": float(self._reused),
                 "finals_redone": float(self._redone),
                 "release_to_transcript_s": t_asr_done - t_release,
-                "shape_s": t_shaped - t_asr_done,
             },
         )
 
@@ -355,139 +333,6 @@ class DictationSession:
                     if self._on_piece is not None:
                         self._on_piece(piece)
                 self._finals_pending -= 1
-
-
-def _units(items: list[TypedItem]) -> list[TypedItem]:
-    """Items split into single characters and keys, for comparing what is typed."""
-    out: list[TypedItem] = []
-    for item in items:
-        out.extend(item if isinstance(item, str) else [item])
-    return out
-
-
-def _join(units: list[TypedItem]) -> list[TypedItem]:
-    out: list[TypedItem] = []
-    for unit in units:
-        if isinstance(unit, str) and out and isinstance(out[-1], str):
-            out[-1] += unit
-        else:
-            out.append(unit)
-    return out
-
-
-def _resume_point(typed: list[TypedItem], target: list[TypedItem]) -> int:
-    """Where in ``target`` (units) to go on when it does not extend ``typed``: after the
-    word that matches the last typed word, so no word is typed twice or cut in half."""
-    import difflib
-
-    typed_text = "".join(u if isinstance(u, str) else "\n" for u in typed)
-    target_text = "".join(u if isinstance(u, str) else "\n" for u in target)
-    typed_words = typed_text.split()
-    spans = [m.span() for m in re.finditer(r"\S+", target_text)]
-    target_words = [target_text[a:b] for a, b in spans]
-    norm = [normalise_words(w) for w in typed_words], [normalise_words(w) for w in target_words]
-    matcher = difflib.SequenceMatcher(a=norm[0], b=norm[1], autojunk=False)
-    done = 0
-    for a, b, size in matcher.get_matching_blocks():
-        if size:
-            done = min(len(target_words), b + size + (len(typed_words) - a - size))
-    if done and typed_words:
-        # The last typed word may be the start of its match ("friend" of "friend,").
-        start, end = spans[done - 1]
-        last = typed_words[-1]
-        if target_text[start:end].lower().startswith(last.lower()):
-            return start + len(last)  # units are one character (or key) each
-    if done >= len(spans):
-        return len(target)
-    return spans[done][0] - (1 if spans[done][0] > 0 else 0)  # keep the space before it
-
-
-class EarlyTyper:
-    """Types a dictation while it is still being spoken (``daemon.type_while_speaking``).
-
-    Pieces arrive from the transcription worker: provisional ones (words committed in a
-    segment still being spoken) and final ones. After each, the whole dictation so far is
-    shaped and only what extends the text already typed is typed, on a thread of its own,
-    so a slow host never holds up transcription. ``close()`` types the rest and waits.
-
-    Typed text cannot be taken back. Committed words only ever grow, so the shaped text
-    normally extends what was typed; when it does not (a spoken command completed by a
-    later word, say), typing pauses until the end and then continues from where the two
-    texts part, and a warning is logged.
-    """
-
-    def __init__(self, shaper: TextShaper, type_items: Callable[[list[TypedItem]], Any]):
-        self._shaper = shaper
-        self._type_items = type_items
-        self._queue: queue.Queue[Piece | None] = queue.Queue()
-        self._closed: list[Piece] = []
-        self._open: Piece | None = None
-        self._typed_units: list[TypedItem] = []
-        self.typed: list[TypedItem] = []
-        self.error: BaseException | None = None
-        self._cancelled = False
-        self._thread = threading.Thread(target=self._run, name="early-typer", daemon=True)
-        self._thread.start()
-
-    def put(self, piece: Piece) -> None:
-        self._queue.put(piece)
-
-    def cancel(self) -> None:
-        """Type nothing more (a long press); what is queued is dropped."""
-        self._cancelled = True
-        self._queue.put(None)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def _run(self) -> None:
-        while (piece := self._queue.get()) is not None:
-            if piece.provisional:
-                self._open = piece
-            else:
-                self._closed.append(piece)
-                self._open = None
-            pieces = self._closed + ([self._open] if self._open else [])
-            self._extend(self._shaper.preview(pieces), final=False)
-        # The end of the dictation: the shaper remembers it (spacing, sentence case).
-        if self._cancelled:
-            if self.typed:
-                self._shaper.shape(self._closed + ([self._open] if self._open else []))
-            return
-        self._extend(self._shaper.shape(self._closed), final=True)
-
-    def _extend(self, items: list[TypedItem], *, final: bool) -> None:
-        if self.error is not None or self._cancelled:
-            return
-        target = _units(items)
-        done = self._typed_units
-        common = 0
-        for a, b in zip(done, target, strict=False):
-            if a != b:
-                break
-            common += 1
-        if common < len(done):
-            if not final:
-                return
-            common = _resume_point(done, target)
-            log.warning(
-                "typed %r, but the final text is %r: typing its words after the typed ones",
-                items_to_text(done),
-                items_to_text(target),
-            )
-        new = _join(target[common:])
-        if not new:
-            return
-        try:
-            self._type_items(new)
-        except BaseException as exc:  # the host went away: reported by close()
-            self.error = exc
-            return
-        self._typed_units = done + target[common:]
-        self.typed.extend(new)
 
 
 def run_blocks(pipeline: Pipeline, blocks: Any) -> DictationResult:

@@ -2,6 +2,10 @@
 
 Stages never import the UI. A listener that raises is logged and dropped from that one
 delivery, so a broken display can never stop the keyboard from typing.
+
+Each topic has one writer: a part claims a topic once (:meth:`StatusBus.publisher`) and only
+the :class:`Publisher` it gets can write it; a second claim raises :class:`TopicTaken`, so
+two parts can never disagree about the same fact.
 """
 
 from __future__ import annotations
@@ -49,13 +53,31 @@ class Status:
 Listener = Callable[[Status], None]
 
 
+class TopicTaken(RuntimeError):
+    """A second part tried to claim a topic that already has its writer."""
+
+
 class StatusBus:
     """Synchronous, thread-safe publish/subscribe; keeps the last value of every topic."""
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._last: dict[Topic, Status] = {}
+        self._owners: dict[Topic, str] = {}
         self._lock = threading.RLock()
+
+    def publisher(self, topic: Topic, owner: str) -> Publisher:
+        """The one writer of ``topic``; ``owner`` names it in errors and :meth:`owners`."""
+        with self._lock:
+            if topic in self._owners:
+                raise TopicTaken(f"{topic.value} is written by {self._owners[topic]}, not {owner}")
+            self._owners[topic] = owner
+        return Publisher(self, topic, owner)
+
+    def owners(self) -> dict[Topic, str]:
+        """Which part writes each claimed topic."""
+        with self._lock:
+            return dict(self._owners)
 
     def subscribe(self, listener: Listener, *, replay: bool = True) -> None:
         with self._lock:
@@ -69,16 +91,12 @@ class StatusBus:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def publish(self, topic: Topic, value: Any = None, message: str = "", **extra: Any) -> None:
-        status = Status(topic, value, message, extra)
+    def _publish(self, status: Status) -> None:
         with self._lock:
-            self._last[topic] = status
+            self._last[status.topic] = status
             listeners = list(self._listeners)
         for listener in listeners:
             self._deliver(listener, status)
-
-    def set_state(self, state: State, message: str = "") -> None:
-        self.publish(Topic.STATE, state, message)
 
     def last(self, topic: Topic) -> Status | None:
         with self._lock:
@@ -90,3 +108,18 @@ class StatusBus:
             listener(status)
         except Exception:
             log.exception("status listener %r failed on %s", listener, status.topic.value)
+
+
+class Publisher:
+    """The right to write one topic (from :meth:`StatusBus.publisher`)."""
+
+    def __init__(self, bus: StatusBus, topic: Topic, owner: str) -> None:
+        self.topic = topic
+        self.owner = owner
+        self._bus = bus
+
+    def publish(self, value: Any = None, message: str = "", **extra: Any) -> None:
+        self._bus._publish(Status(self.topic, value, message, extra))
+
+    def last(self) -> Status | None:
+        return self._bus.last(self.topic)

@@ -28,13 +28,14 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from luma.core.device import dummy
 
 from appliance.audio import level_of, load_audio
-from appliance.config import Config, TextConfig, with_overrides
-from appliance.daemon import Daemon, chunks
+from appliance.config import Config, with_overrides
+from appliance.daemon import Daemon, Parts
+from appliance.engine import DictationResult
 from appliance.errors import MicrophoneError
 from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
-from appliance.status import State, StatusBus, Topic
-from appliance.text import Piece, TextShaper
+from appliance.status import Publisher, State, StatusBus, Topic
+from appliance.text import Piece
 from appliance.ui.button import Button
 from appliance.ui.leds import PATTERNS, open_leds
 from appliance.ui.oled import Oled
@@ -86,6 +87,7 @@ class FakeMic:
     """A microphone playing a real speech recording in a loop, 8x faster than real time."""
 
     audio = load_audio(SPEECH)
+    abandoned = False
 
     def __init__(self, world: World, level: Callable[[float], None]):
         self.world = world
@@ -145,6 +147,7 @@ class FakeSession:
         self.cancelled = False
         self.on_piece = on_piece
         self.pieces_sent = 0
+        self.pieces: list[Piece] = []
         self.released = False
 
     def feed(self, block: np.ndarray) -> None:
@@ -152,7 +155,12 @@ class FakeSession:
         # With on_piece, a "sentence" is finished every 0.25 s of audio, as the VAD would.
         if self.on_piece is not None and self.samples // 4000 > self.pieces_sent:
             self.pieces_sent += 1
-            self.on_piece(Piece(f"sentence {self.pieces_sent}."))
+            self._piece(Piece(f"sentence {self.pieces_sent}."))
+
+    def _piece(self, piece: Piece) -> None:
+        self.pieces.append(piece)
+        if self.on_piece is not None:
+            self.on_piece(piece)
 
     def release(self) -> None:
         self.released = True
@@ -160,24 +168,31 @@ class FakeSession:
     def heard_enough(self) -> bool:
         return False  # the fake microphone's own tail ends the recording
 
-    def finish(self) -> Any:
+    def finish(self) -> DictationResult:
         time.sleep(self.engine.delay)
         self.engine.heard.append(self.samples)
-        typed_early = self.on_piece is not None
-        items = [] if self.cancelled or not self.samples or typed_early else [self.engine.text]
-        return SimpleNamespace(items=items, cancelled=self.cancelled)
+        if self.samples and not self.cancelled and self.engine.final_text:
+            self._piece(Piece(self.engine.final_text))
+        return DictationResult(pieces=list(self.pieces), cancelled=self.cancelled)
 
     def cancel(self) -> None:
         self.cancelled = True
 
 
 class FakeEngine:
-    def __init__(self, text: str = SENTENCE, delay: float = 0.05):
+    def __init__(self, text: str = SENTENCE, delay: float = 0.05, *, final_text: str | None = None):
+        """``text``: what a whole recording is heard as; with type-while-speaking the
+        sentences come while speaking and ``final_text`` (default none) at the end."""
         self.text = text
         self.delay = delay
+        self._final_text = final_text
         self.heard: list[int] = []
         self.sessions: list[FakeSession] = []
-        self.shaper = TextShaper(TextConfig())
+
+    @property
+    def final_text(self) -> str | None:
+        typing_early = bool(self.sessions) and self.sessions[-1].on_piece is not None
+        return self._final_text if typing_early else self.text
 
     def start(self, on_piece: Any = None) -> FakeSession:
         s = FakeSession(self, on_piece)
@@ -214,6 +229,9 @@ class Rig:
         notifier: Notifier | None = None,
         hold_s: float = 0.5,
         type_while_speaking: bool = False,
+        open_timeout_s: float = 2.0,
+        load_engine: Callable[[Callable[[float, str], None]], Any] | None = None,
+        mic: Callable[[Callable[[float], None]], Any] | None = None,
     ):
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
         self.factory = Device.pin_factory
@@ -222,7 +240,7 @@ class Rig:
             Config(),
             button={"mode": mode, "hold_s": hold_s, "bounce_s": 0.0, "pin_factory": "mock"},
             leds={"kind": "rgb", "pins": LED_PINS},
-            audio={"max_recording_s": max_s, "open_timeout_s": 2.0},
+            audio={"max_recording_s": max_s, "open_timeout_s": open_timeout_s},
             daemon={
                 "max_recording_warning_s": warn_s,
                 "type_while_speaking": type_while_speaking,
@@ -239,15 +257,17 @@ class Rig:
         self.daemon = Daemon(
             self.cfg,
             self.bus,
-            load_engine=self._load,
-            audio_factory=lambda level: FakeMic(self.world, level),
-            typist_factory=self._typist,
-            host_connected=lambda: self.world.host_connected,
+            Parts(
+                load_engine=load_engine or self._load,
+                open_microphone=mic or (lambda level: FakeMic(self.world, level)),
+                open_typist=self._typist,
+                host_connected=lambda: self.world.host_connected,
+            ),
             notifier=notifier,
             tick_s=0.02,
             retry_s=0.1,
         )
-        self.button = Button(self.cfg.button, self.daemon.handle, factory=self.factory)
+        self.button = Button(self.cfg.button, self.daemon.trigger, factory=self.factory)
         self.pin = self.factory.pin(BUTTON)
         self.rc: int | None = None
         self.thread: threading.Thread | None = None
@@ -264,10 +284,10 @@ class Rig:
             time.sleep(0.01)
         return self.engine
 
-    def _typist(self) -> Typist:
+    def _typist(self, text: Publisher) -> Typist:
         if not self.world.gadget_present:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/dev/hidg0")
-        return Typist(self.host, "us", bus=self.bus, report_delay_s=self.char_delay)
+        return Typist(self.host, "us", text=text, report_delay_s=self.char_delay)
 
     def start(self) -> Rig:
         def main() -> None:
@@ -332,10 +352,6 @@ def rig_factory():
 
 
 # --------------------------------------------------------------------------- tests
-
-
-def test_chunks_split_on_words():
-    assert [c[0] for c in chunks(["Hello big world"])] == ["Hello ", "big ", "world"]
 
 
 def test_push_to_talk_types_what_was_heard_and_leds_follow(rig_factory):
@@ -424,7 +440,7 @@ def test_long_press_while_transcribing_types_nothing(rig_factory, mode):
 
 
 def test_press_while_typing_stops_cleanly(rig_factory):
-    long_text = " ".join(["word"] * 200)
+    long_text = " ".join(["Word"] + ["word"] * 199)
     rig = rig_factory("push_to_talk", engine=FakeEngine(long_text), char_delay=0.001)
     rig.wait(State.READY)
     rig.click(0.2)
@@ -493,7 +509,7 @@ def test_errors_are_shown_and_recovered_from(rig_factory):
 
 def test_host_gone_while_typing_releases_and_reports(rig_factory):
     world = World()
-    text = " ".join(["word"] * 100)
+    text = " ".join(["Word"] + ["word"] * 99)
     rig = rig_factory(world=world, engine=FakeEngine(text), char_delay=0.001)
     rig.wait(State.READY)
     rig.click(0.2)
@@ -521,7 +537,7 @@ def test_host_gone_while_typing_releases_and_reports(rig_factory):
 
 def test_sigterm_while_typing_leaves_no_key_down_and_exits_0():
     """A real SIGTERM to this process while the typist is mid-sentence."""
-    long_text = " ".join(["word"] * 300)
+    long_text = " ".join(["Word"] + ["word"] * 299)
     rig = Rig("push_to_talk", engine=FakeEngine(long_text), char_delay=0.001)
     device = dummy(width=128, height=64, mode="1")
     oled = Oled(device, dim_after_s=0)
@@ -618,3 +634,28 @@ def test_type_while_speaking_long_press_stops_further_typing(rig_factory):
     time.sleep(0.5)
     assert rig.host.text == typed  # nothing more after the cancel
     assert not rig.host.keys_down
+
+
+def test_type_while_speaking_shows_typing_for_the_last_words_and_a_press_stops_them(rig_factory):
+    """The default mode: the last words are typed in the TYPING state (LED, OLED), and a
+    press then stops typing as it does in the other mode."""
+    last_words = " ".join(["Word"] + ["word"] * 199)
+    engine = FakeEngine(final_text=last_words)
+    rig = rig_factory("push_to_talk", engine=engine, type_while_speaking=True, char_delay=0.001)
+    rig.wait(State.READY)
+    rig.press()
+    wait_for(lambda: "Sentence 1." in rig.host.text, what="typed while speaking")
+    rig.release()
+    rig.wait(State.TYPING)
+    assert rig.leds is not None and rig.leds.current == PATTERNS["typing"]
+    wait_for(lambda: "word word" in rig.host.text, what="the last words under way")
+    rig.click()
+    rig.wait(State.READY)
+    typed = rig.host.text
+    assert typed.startswith("Sentence 1.") and 0 < typed.count("word") < 200
+    assert rig.host.reports[-1] == bytes(8) and not rig.host.keys_down
+    time.sleep(0.3)
+    assert rig.host.text == typed  # nothing more after the press
+    assert rig.entered().count(State.RECORDING) == 1  # the stopping press started nothing
+    last = rig.daemon.typer.history.last()
+    assert last is not None and not last.complete and last.text.startswith("Sentence 1.")

@@ -16,7 +16,6 @@ from jiwer import wer
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from appliance.audio import level_of, load_audio
-from appliance.config import with_overrides
 from appliance.status import State
 from tests.test_daemon import SPEECH, FakeRecording, Rig, wait_for
 
@@ -35,6 +34,7 @@ class SpeechMic:
         self.lock = threading.Lock()
 
     alive = property(lambda self: self.running)
+    abandoned = False
 
     def start(self) -> None:
         self.running = True
@@ -72,11 +72,13 @@ class SpeechMic:
 
 @pytest.mark.model
 def test_push_to_talk_with_the_real_pipeline_types_the_recording(fresh_pipeline):
-    rig = Rig("push_to_talk", hold_s=5.0)
-    rig.cfg = with_overrides(rig.cfg, audio={"open_timeout_s": 5.0})
-    rig.daemon.cfg = rig.cfg
-    rig.daemon._load_engine = lambda progress: fresh_pipeline
-    rig.daemon._audio_factory = SpeechMic
+    rig = Rig(
+        "push_to_talk",
+        hold_s=5.0,
+        open_timeout_s=5.0,
+        load_engine=lambda progress: fresh_pipeline,
+        mic=SpeechMic,
+    )
     rig.start()
     try:
         rig.wait(State.READY, 30)

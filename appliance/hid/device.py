@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
 import select
 import time
-from pathlib import Path
 
 ABSENT_ERRNOS = frozenset(
     {
@@ -35,7 +33,15 @@ ABSENT_ERRNOS = frozenset(
 
 
 class HostAbsent(OSError):
-    """No USB host is taking reports (unplugged, suspended, gadget unbound, device gone)."""
+    """No USB host is taking reports (unplugged, suspended, gadget unbound, device gone).
+
+    The one "host gone" signal: the output raises it, and the typist raises it on after
+    releasing the keys, with what it kept for the host's return (``pending``) and what it
+    could not keep (``lost``, plain words; empty when nothing was lost).
+    """
+
+    pending: str = ""
+    lost: str = ""
 
 
 class HidDevice:
@@ -120,13 +126,3 @@ class HidDevice:
             if not data:
                 return latest
             latest = data[0]
-
-
-def udc_state() -> str | None:
-    """The state of the first USB device controller (``configured`` = a host is using us)."""
-    for state in sorted(glob.glob("/sys/class/udc/*/state")):
-        try:
-            return Path(state).read_text().strip()
-        except OSError:
-            continue
-    return None

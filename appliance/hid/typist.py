@@ -10,10 +10,11 @@
   on every layout (compensating with Shift is not: Linux turns ``ß`` into ``ẞ`` and ``é`` into
   ``É`` under Caps Lock whatever Shift does). Layouts without a Caps Lock key (``us(colemak)``
   maps it to BackSpace) fall back to strokes computed with Lock active.
-- Host absent (:class:`HostAbsent` from the sink): stop, release all keys if possible, publish
-  ``Topic.HOST`` False, and keep the untyped rest (at most ``pending_max_chars``) to type when
-  the host is back (``on_host_return="type"``, via :meth:`Typist.resume` or the next
-  :meth:`Typist.type`) or drop it with a warning (``"drop"``).
+- Host absent (:class:`HostAbsent` from the output): stop, release all keys if possible, keep
+  the untyped rest (at most ``pending_max_chars``) to type when the host is back
+  (``on_host_return="type"``, via :meth:`Typist.resume` or the next :meth:`Typist.type`) or
+  drop it (``"drop"``), and raise the same :class:`HostAbsent` on, carrying what was kept and
+  what was lost. Whether the host is online is :mod:`appliance.health`'s to say, not ours.
 - Every exit path — end of text, exception, cancel, a signal handler raising — ends with an
   all-keys-up report (try/finally). :meth:`Typist.cancel` only sets a flag, so it is safe from
   another thread or a signal handler: typing stops after the current character.
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from appliance.hid.device import HostAbsent
 from appliance.hid.encoder import (
@@ -38,10 +39,11 @@ from appliance.hid.encoder import (
     plan_items,
     report,
 )
-from appliance.hid.keys import SpecialKey, TypedItem
+from appliance.hid.keys import SpecialKey, TypedItem, keystroke_text
 from appliance.hid.layout import Layout, load_layout
+from appliance.hid.output import KeyboardOutput
 from appliance.hid.usages import LED_CAPS_LOCK
-from appliance.status import StatusBus, Topic
+from appliance.status import Publisher
 
 if TYPE_CHECKING:
     from appliance.config import HidConfig
@@ -52,17 +54,10 @@ OnHostReturn = Literal["type", "drop"]
 LED_ECHO_WAIT_S = 0.05
 
 
-class ReportSink(Protocol):
-    def write(self, report: bytes) -> int: ...
-
-
 @dataclass
 class TypeResult:
     typed: str
     """What reached the host (Enter as "\\n", Tab as "\\t", Backspace as "\\b")."""
-    pending: str = ""
-    """What was not typed because the host went away (kept or dropped per on_host_return)."""
-    host_absent: bool = False
     skipped: list[str] = field(default_factory=list)
     """Characters not typed by policy: ones the layout cannot type, control characters."""
     cancelled: bool = False
@@ -72,10 +67,10 @@ class TypeResult:
 class Typist:
     def __init__(
         self,
-        sink: ReportSink,
+        sink: KeyboardOutput,
         layout: Layout | str,
         *,
-        bus: StatusBus | None = None,
+        text: Publisher | None = None,
         report_delay_s: float = 0.0,
         unknown: UnknownPolicy = "transliterate",
         on_host_return: OnHostReturn = "type",
@@ -85,7 +80,7 @@ class Typist:
             raise ValueError(f"on_host_return must be type or drop: {on_host_return!r}")
         self.sink = sink
         self.layout = load_layout(layout) if isinstance(layout, str) else layout
-        self.bus = bus
+        self._text = text
         self.report_delay_s = max(0.0, report_delay_s)
         self.unknown: UnknownPolicy = unknown
         self.on_host_return: OnHostReturn = on_host_return
@@ -95,13 +90,13 @@ class Typist:
         self._builder = ReportBuilder()
         self._pending: list[TypedItem] = []
         self._caps_on = False
-        self._host_absent = False
         self.reports_written = 0
 
     @classmethod
     def from_config(
-        cls, cfg: HidConfig, sink: ReportSink | None = None, *, bus: StatusBus | None = None
+        cls, cfg: HidConfig, sink: KeyboardOutput | None = None, *, text: Publisher | None = None
     ) -> Typist:
+        """``text`` is the TEXT topic's publisher: what is being typed, for the OLED."""
         if sink is None:
             from appliance.hid.device import HidDevice
 
@@ -109,7 +104,7 @@ class Typist:
         return cls(
             sink,
             cfg.layout,
-            bus=bus,
+            text=text,
             report_delay_s=cfg.report_delay_ms / 1000.0,
             unknown=cfg.unknown_chars,
             on_host_return=cfg.on_host_return,
@@ -120,11 +115,8 @@ class Typist:
 
     @property
     def pending(self) -> str:
-        return _items_text(self._pending)
-
-    @property
-    def host_absent(self) -> bool:
-        return self._host_absent
+        """Text kept while the host was absent, typed first by the next :meth:`type`."""
+        return keystroke_text(self._pending)
 
     @property
     def caps_lock(self) -> bool:
@@ -137,7 +129,11 @@ class Typist:
         self._cancel = True
 
     def type(self, items: Sequence[TypedItem] | str) -> TypeResult:
-        """Type ``items``; text left pending from an absent host goes first (mode "type")."""
+        """Type ``items``; text left pending from an absent host goes first (mode "type").
+
+        Raises :class:`HostAbsent` (all keys released, the rest kept or dropped) when the
+        host goes away.
+        """
         if isinstance(items, str):
             items = [items]
         with self._lock:
@@ -156,27 +152,21 @@ class Typist:
         with contextlib.suppress(HostAbsent):
             self._send(ALL_UP)
 
+    def close(self) -> None:
+        """Close the output (the gadget's file descriptor)."""
+        self.sink.close()
+
     # -- internals -----------------------------------------------------------------------
 
     def _send(self, rep: bytes) -> None:
         self.sink.write(rep)
         self.reports_written += 1
-        if self._host_absent:
-            self._host_absent = False
-            log.info("USB host is back")
-            if self.bus:
-                self.bus.publish(Topic.HOST, True, "USB host connected")
         if self.report_delay_s:
             time.sleep(self.report_delay_s)
 
     def _poll_leds(self, timeout_s: float = 0.0) -> None:
-        read = getattr(self.sink, "read_leds", None)
-        if read is None:
-            return
         try:
-            leds = read(timeout_s) if timeout_s else read()
-        except TypeError:
-            leds = read()
+            leds = self.sink.read_leds(timeout_s)
         except OSError:
             return
         if leds is not None:
@@ -192,12 +182,13 @@ class Typist:
         caps_table = self._caps_on and not toggle_caps
         plan = plan_items(items, self.layout, self.unknown, caps=caps_table)
         units = plan.units
-        if self.bus and units:
-            self.bus.publish(Topic.TEXT, _units_text(units))
+        if self._text is not None and units:
+            self._text.publish(_units_text(units))
         result = TypeResult(typed="", skipped=list(plan.skipped))
         start_reports = self.reports_written
         done = 0  # units that reached the host
         caps_toggled = False
+        gone: HostAbsent | None = None
         try:
             if toggle_caps and units:
                 assert self.layout.caps_lock_usage is not None
@@ -219,23 +210,20 @@ class Typist:
                     self._send(reps[-1])
                 done = i + 1
         except HostAbsent as exc:
-            result.host_absent = True
-            self._host_absent = True
+            gone = exc
             # A report the gadget accepted just before the host vanished may or may not have
             # reached it: keep the last character in the rest (a possible duplicate on
             # return rather than a possible loss).
             if done > 0:
                 done -= 1
             log.warning("USB host absent (%s): %d characters not typed", exc, len(units) - done)
-            if self.bus:
-                self.bus.publish(Topic.HOST, False, f"USB host absent: {exc}")
         finally:
-            self._finish(caps_toggled and not result.host_absent)
+            self._finish(caps_toggled and gone is None)
             result.reports = self.reports_written - start_reports
         result.typed = _units_text(units[:done], typed_only=True)
-        rest = units[done:]
-        if result.host_absent and rest:
-            self._keep_pending(rest, result)
+        if gone is not None:
+            self._keep_pending(units[done:], gone)
+            raise gone
         return result
 
     def _finish(self, restore_caps: bool) -> None:
@@ -248,21 +236,17 @@ class Typist:
                 self._caps_on = True
                 self._poll_leds(LED_ECHO_WAIT_S)
         except HostAbsent as exc:
-            self._host_absent = True
             log.warning("USB host absent while releasing keys: %s", exc)
 
-    def _keep_pending(self, rest: list[Unit], result: TypeResult) -> None:
+    def _keep_pending(self, rest: list[Unit], gone: HostAbsent) -> None:
+        """Keep (or drop) what the host did not get; ``gone`` tells the caller which."""
         items = _units_items(rest)
-        text = _items_text(items)
-        result.pending = text
+        text = keystroke_text(items)
+        if not text:
+            return
         if self.on_host_return == "drop":
             log.warning("dropping %d untyped characters (hid.on_host_return = drop)", len(text))
-            if self.bus:
-                self.bus.publish(
-                    Topic.WARNING,
-                    "text_dropped",
-                    f"{len(text)} characters were not typed: the USB host went away",
-                )
+            gone.lost = f"{len(text)} characters were not typed: the USB host went away"
             return
         if len(text) > self.pending_max_chars:
             log.warning(
@@ -270,14 +254,10 @@ class Typist:
                 self.pending_max_chars,
                 len(text),
             )
-            if self.bus:
-                self.bus.publish(
-                    Topic.WARNING,
-                    "text_truncated",
-                    f"only the first {self.pending_max_chars} untyped characters are kept",
-                )
+            gone.lost = f"only the first {self.pending_max_chars} untyped characters are kept"
             items = _truncate(items, self.pending_max_chars)
         self._pending = items
+        gone.pending = keystroke_text(items)
 
 
 def _units_text(units: Sequence[Unit], *, typed_only: bool = False) -> str:
@@ -298,12 +278,6 @@ def _units_items(units: Sequence[Unit]) -> list[TypedItem]:
     if buf:
         items.append("".join(buf))
     return items
-
-
-def _items_text(items: Sequence[TypedItem]) -> str:
-    from appliance.hid.encoder import SPECIAL_TEXT
-
-    return "".join(SPECIAL_TEXT[i] if isinstance(i, SpecialKey) else i for i in items)
 
 
 def _truncate(items: list[TypedItem], limit: int) -> list[TypedItem]:

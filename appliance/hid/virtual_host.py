@@ -52,7 +52,8 @@ class VirtualHost:
             self._apply(bytes(report))
         return 8
 
-    def read_leds(self) -> int | None:
+    def read_leds(self, timeout_s: float = 0.0) -> int | None:
+        """The newest LED report since the last call (a virtual host answers at once)."""
         with self._lock:
             if not self._leds:
                 return None

@@ -1,0 +1,314 @@
+"""The appliance's state machine, and nothing else.
+
+    starting (model loading) → ready → recording → transcribing → typing → ready
+    any state → error (no microphone / no USB gadget / host not connected / model), which
+    clears by itself when the part comes back.
+
+Typed events in (:mod:`appliance.events`), one at a time, on one thread; state, elapsed time,
+warnings and errors out, each on the topic it alone writes. Slow work goes to the workers
+(:mod:`appliance.workers`), the parts' presence to :mod:`appliance.health`, what is typed to
+:mod:`appliance.dictation_typer`. The clock is injected, so tests drive it deterministically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from appliance.button_rules import Action, decide
+from appliance.config import Config
+from appliance.dictation_typer import DictationTyper, TypingJob
+from appliance.engine import DictationResult, Engine, Session
+from appliance.events import (
+    Event,
+    ModelFailed,
+    ModelLoaded,
+    RecordingEnded,
+    Tick,
+    Transcribed,
+    Triggered,
+    Typed,
+)
+from appliance.health import Health, Microphone, Problem
+from appliance.hid.device import HostAbsent
+from appliance.notify import Notifier
+from appliance.recording_timer import RecordingTimer
+from appliance.status import State, StatusBus, Topic
+from appliance.ui.button import ButtonEvent
+from appliance.workers import LevelMeter, Workers
+
+log = logging.getLogger(__name__)
+
+EXIT_RESTART = 75  # EX_TEMPFAIL: systemd restarts the service (Restart=on-failure)
+STOP_TYPING_WAIT_S = 5.0
+
+
+class Controller:
+    def __init__(
+        self,
+        cfg: Config,
+        bus: StatusBus,
+        *,
+        health: Health,
+        workers: Workers,
+        typer: DictationTyper,
+        meter: LevelMeter,
+        notifier: Notifier,
+        clock: Callable[[], float],
+    ) -> None:
+        self.cfg = cfg
+        self._state_topic = bus.publisher(Topic.STATE, "controller")
+        self._error_topic = bus.publisher(Topic.ERROR, "controller")
+        self._warning_topic = bus.publisher(Topic.WARNING, "controller")
+        elapsed = bus.publisher(Topic.ELAPSED, "controller")
+        self._timer = RecordingTimer(cfg, elapsed, self._warning_topic, clock)
+        self._health = health
+        self._workers = workers
+        self._typer = typer
+        self._meter = meter
+        self._notifier = notifier
+        self._clock = clock
+        self.state = State.STARTING
+        self.problem: Problem | None = None
+        self.exit_code = 0
+        self.wants_exit = False  # a problem only a new process fixes
+        self._engine: Engine | None = None
+        self._gen = 0  # recording generation: events of a cancelled one are dropped
+        self._session: Session | None = None
+        self._job: TypingJob | None = None
+        self._stop_on_release = False
+        self._last_probe = -1e9
+        self._stopping = False
+
+    # ---------------------------------------------------------------- events
+    def start(self) -> None:
+        self._enter(State.STARTING, "Loading model")
+        self._workers.load()
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case Triggered(button):
+                self._on_button(button)
+            case ModelLoaded(engine):
+                self._engine = engine
+                self._probe(force=True)
+                self._notifier.ready(self.problem.headline if self.problem else self.state.value)
+            case ModelFailed(error):
+                self._error(Problem("model", "Model not loaded", str(error)))
+                self._notifier.ready(f"Model not loaded: {error}")
+            case RecordingEnded(gen, error) if gen == self._gen:
+                self._recording_ended(error)
+            case Transcribed(gen, result, error) if gen == self._gen:
+                if self.state is State.TRANSCRIBING:
+                    self._transcribed(result, error)
+            case Typed(gen, error) if gen == self._gen and self.state is State.TYPING:
+                self._job = None
+                if error is not None:
+                    self._typing_failed(error)
+                else:
+                    self._ready()
+            case Tick() | RecordingEnded() | Transcribed() | Typed():
+                pass
+        self._tick()
+
+    def reset(self) -> None:
+        """After a handler failed: nothing half done, all keys up, ready (or the error)."""
+        self._abort_recording()
+        self._stop_typing()
+
+    def shutdown(self) -> int:
+        self._stopping = True
+        self._notifier.stopping()
+        log.info("stopping")
+        if self.state in (State.RECORDING, State.TRANSCRIBING):
+            self._abort_recording()
+        self._stop_typing()
+        self._health.close()
+        self._enter(State.STOPPED)
+        return self.exit_code
+
+    # ---------------------------------------------------------------- the button
+    def _on_button(self, event: ButtonEvent) -> None:
+        push_to_talk = self.cfg.button.mode == "push_to_talk"
+        action, self._stop_on_release = decide(
+            event, self.state, push_to_talk=push_to_talk, stop_on_release=self._stop_on_release
+        )
+        if action is not Action.NOTHING:
+            log.info("button %s while %s: %s", event.value, self.state.value, action.value)
+        if action is Action.START:
+            self._start_recording()
+        elif action is Action.STOP:
+            self._stop_recording()
+        elif action is Action.CANCEL:
+            self._abort_recording()
+            self._ready()
+        elif action is Action.STOP_TYPING:
+            self._stop_typing()
+        elif action is Action.RETRY:
+            self._probe(force=True)
+
+    # ---------------------------------------------------------------- recording
+    def _start_recording(self) -> None:
+        mic, typist, engine = self._health.microphone, self._health.typist, self._engine
+        assert mic is not None and typist is not None and engine is not None
+        self._gen += 1
+        try:
+            recording = mic.begin()
+        except Exception as exc:
+            self._error(self._health.microphone_lost(exc))
+            return
+        self._job = job = self._typer.begin(typist)
+        self._session = session = engine.start(on_piece=job.on_piece)
+        self._enter(State.RECORDING)
+        self._timer.start()
+        self._meter.arm(True)
+        timeout = self.cfg.audio.open_timeout_s
+        self._workers.record(self._gen, recording, session, _stopper(mic), timeout)
+
+    def _stop_recording(self) -> None:
+        """End of speech (release, toggle press, maximum time): transcribe what was said."""
+        self._meter.arm(False)
+        if self._session is not None:
+            self._session.release()
+        if self._health.microphone is not None:
+            self._health.microphone.end()
+        self._enter(State.TRANSCRIBING)
+
+    def _recording_ended(self, error: BaseException | None) -> None:
+        if error is not None:
+            self._abort_recording()
+            self._error(self._health.microphone_lost(error))
+            self._last_probe = self._clock()
+            return
+        if self.state is State.RECORDING:  # ended by itself (the maximum length)
+            self._stop_recording()
+        if self.state is State.TRANSCRIBING and self._session is not None:
+            self._workers.finish(self._gen, self._session)
+
+    def _abort_recording(self) -> None:
+        """Nothing (more) from the current recording is typed."""
+        self._meter.arm(False)
+        self._gen += 1
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()
+        if self._health.microphone is not None:
+            with contextlib.suppress(Exception):
+                self._health.microphone.cancel()
+        session, self._session = self._session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.cancel()
+
+    # ---------------------------------------------------------------- typing
+    def _transcribed(self, result: DictationResult | None, error: BaseException | None) -> None:
+        self._session = None
+        job = self._job
+        if error is not None or job is None or result is None:
+            log.error("transcription failed: %s", error)
+            self._warning_topic.publish("transcription", f"Transcription failed: {error}")
+            self._abort_recording()
+            self._ready()
+        elif result.cancelled or not (result.pieces or job.typed):
+            job.cancel()
+            self._job = None
+            self._ready()
+        else:
+            self._enter(State.TYPING)
+            self._workers.type(self._gen, job, result)
+
+    def _stop_typing(self) -> None:
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()
+        self._workers.wait_typing(STOP_TYPING_WAIT_S)
+        self._gen += 1
+        self._release_keys()
+        if not self._stopping:
+            self._ready()
+
+    def _typing_failed(self, error: BaseException) -> None:
+        log.error("typing failed: %s", error)
+        self._release_keys()
+        if isinstance(error, HostAbsent):
+            if error.lost:
+                self._warning_topic.publish("text_lost", error.lost)
+            self._error(self._health.host_lost())
+        else:
+            self._error(self._health.typist_broken(error))
+        self._last_probe = self._clock()
+
+    def _release_keys(self) -> None:
+        if self._health.typist is not None:
+            try:
+                self._health.typist.release_all()
+            except Exception:
+                log.warning("could not send the all-keys-up report", exc_info=True)
+
+    # ---------------------------------------------------------------- time and the parts
+    def _tick(self) -> None:
+        self._notifier.watchdog()
+        if self.state is State.RECORDING and self._timer.tick():
+            self._stop_recording()
+        if self.state in (State.READY, State.ERROR) and self._engine is not None:
+            self._probe()
+
+    def _probe(self, *, force: bool = False) -> None:
+        """Check microphone, gadget and host; move between READY and ERROR accordingly."""
+        now = self._clock()
+        if not force and now - self._last_probe < self._health.retry_s:
+            return
+        self._last_probe = now
+        problem = self._health.check(now=force)
+        if problem is not None:
+            if problem.restart:
+                self.exit_code, self.wants_exit = EXIT_RESTART, True
+            self._error(problem)
+            return
+        if self.state not in (State.ERROR, State.STARTING):
+            return
+        if self.problem is not None:
+            log.info("recovered from: %s", self.problem.headline)
+        self.problem = None
+        typist = self._health.typist
+        if typist is not None and typist.pending and self.state is State.ERROR:
+            log.info("host is back: typing %d kept characters", len(typist.pending))
+            self._gen += 1
+            self._job = job = self._typer.resume(typist)
+            self._enter(State.TYPING)
+            self._workers.type(self._gen, job, None)
+            return
+        self._ready()
+
+    # ---------------------------------------------------------------- state out
+    def _enter(self, state: State, message: str = "", **extra: Any) -> None:
+        self.state = state
+        log.info("state: %s%s", state.value, f" ({message})" if message else "")
+        self._state_topic.publish(state, message, **extra)
+        self._notifier.status(f"{state.value}: {message}" if message else state.value)
+
+    def _error(self, problem: Problem) -> None:
+        changed = problem != self.problem
+        self.problem = problem
+        if changed or self.state is not State.ERROR:
+            log.error("%s: %s", problem.headline, problem.detail)
+            self._error_topic.publish(problem.code, problem.detail)
+            self._enter(State.ERROR, problem.headline, detail=problem.detail, code=problem.code)
+
+    def _ready(self) -> None:
+        if self.problem is not None:
+            self._error(self.problem)
+        elif self.state is not State.READY:
+            self._enter(State.READY)
+
+
+def _stopper(mic: Microphone) -> Callable[[], None]:
+    """Ends the recording now, from the pump's thread (the tail was not needed)."""
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            mic.stop()
+
+    return stop

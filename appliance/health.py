@@ -1,0 +1,234 @@
+"""The parts the appliance needs, and whether each is there: microphone, USB gadget, host.
+
+The one owner of the MICROPHONE and HOST topics. It opens the microphone and the typist
+(with back-off: opening PortAudio is slow and noisy), asks the USB controller whether a host
+configured us, and hears from the controller when typing found the host gone. The
+controller asks :meth:`Health.check` and gets the first :class:`Problem`, or None.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from appliance.dictation_typer import Typist
+from appliance.status import StatusBus, Topic
+
+log = logging.getLogger(__name__)
+
+LevelFn = Callable[[float], None]
+
+
+class Recording(Protocol):
+    def blocks(self, timeout_s: float = ...) -> Iterator[np.ndarray]: ...
+
+
+class Microphone(Protocol):
+    """What the appliance uses of :class:`appliance.audio.Microphone`."""
+
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def abandoned(self) -> bool:
+        """A vanished device's stream was left open: only a new process can open it again."""
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def begin(self) -> Recording: ...
+    def end(self) -> None:
+        """The recording ends after the tail (``audio.tail_s``)."""
+
+    def stop(self) -> None:
+        """The recording ends now (the tail was not needed)."""
+
+    def cancel(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str  # no_microphone, no_gadget, no_host, model
+    headline: str  # the OLED's headline
+    detail: str  # what to do
+    restart: bool = False  # only a new process can fix it (systemd restarts the service)
+
+
+NO_HOST = Problem(
+    "no_host",
+    "Host not connected",
+    "Plug the Pi's USB-C port into the computer (a data cable, not a charger).",
+)
+HOST_STOPPED = Problem("no_host", "Host not connected", "The computer stopped listening.")
+
+
+def udc_configured(
+    sys_class_udc: str = "/sys/class/udc", gadgets: str = "/sys/kernel/config/usb_gadget"
+) -> bool:
+    """Whether a USB host has configured our gadget.
+
+    The gadget must be bound to a UDC (its ConfigFS ``UDC`` file names one) and that UDC's
+    state must be "configured". The state alone is not enough: after an unbind some UDC
+    drivers (dummy_udc, measured) keep reporting "configured".
+    """
+    bound = set()
+    for udc_file in glob.glob(os.path.join(gadgets, "*", "UDC")):
+        with contextlib.suppress(OSError):
+            name = Path(udc_file).read_text().strip()
+            if name:
+                bound.add(name)
+    for name in bound:
+        with contextlib.suppress(OSError):
+            if Path(sys_class_udc, name, "state").read_text().strip() == "configured":
+                return True
+    return False
+
+
+def microphone_problem(error: BaseException) -> Problem:
+    detail = str(error).strip() or "Plug in a USB microphone."
+    return Problem("no_microphone", "No microphone", detail[0].upper() + detail[1:])
+
+
+class Health:
+    """Opens the parts, probes them, and says what is missing."""
+
+    def __init__(
+        self,
+        bus: StatusBus,
+        *,
+        open_microphone: Callable[[LevelFn], Microphone],
+        open_typist: Callable[[], Typist],
+        host_connected: Callable[[], bool] = udc_configured,
+        level: LevelFn,
+        gadget_path: str,
+        clock: Callable[[], float],
+        retry_s: float = 1.0,
+    ) -> None:
+        self._microphone_topic = bus.publisher(Topic.MICROPHONE, "health")
+        self._host_topic = bus.publisher(Topic.HOST, "health")
+        self._open_microphone = open_microphone
+        self._open_typist = open_typist
+        self._host_connected = host_connected
+        self._level = level
+        self._gadget_path = gadget_path
+        self._clock = clock
+        self.retry_s = retry_s
+        self.microphone: Microphone | None = None
+        self.typist: Typist | None = None
+        self._mic_failures = 0
+        self._mic_next_try = 0.0
+        self._mic_problem: Problem | None = None
+
+    def check(self, *, now: bool = False) -> Problem | None:
+        """Microphone, gadget, host, in that order: the first problem, or None.
+
+        ``now``: also try a missing microphone that is backed off (the user pressed).
+        """
+        return self._check_microphone(now) or self._check_typist() or self._check_host()
+
+    def microphone_lost(self, error: BaseException) -> Problem:
+        """The recording failed: the microphone is closed and opened again later."""
+        self._close_microphone()
+        self._microphone_topic.publish(False)
+        return microphone_problem(error)
+
+    def host_lost(self) -> Problem:
+        """Typing found no host taking reports: offline until the next probe finds one."""
+        self._publish_host(False)
+        return HOST_STOPPED if self._udc_configured() else NO_HOST
+
+    def typist_broken(self, error: BaseException) -> Problem:
+        """Typing failed for another reason than the host: the device is opened again."""
+        self._close_typist()
+        return Problem("no_gadget", "USB keyboard unavailable", str(error))
+
+    def close(self) -> None:
+        self._close_microphone()
+        self._close_typist()
+
+    # ------------------------------------------------------------------ the probes
+    def _check_microphone(self, now: bool) -> Problem | None:
+        mic = self.microphone
+        if mic is not None and not mic.alive:
+            log.warning("microphone stopped delivering audio")
+            abandoned = mic.abandoned
+            self._close_microphone()
+            self._microphone_topic.publish(False)
+            if abandoned:
+                # PortAudio cannot drop a vanished device in this process (closing it
+                # crashes; its device list stays stale): a fresh process finds it again.
+                return Problem(
+                    "no_microphone",
+                    "No microphone",
+                    "It was unplugged while in use; the service restarts to open it again.",
+                    restart=True,
+                )
+        if self.microphone is None:
+            t = self._clock()
+            if not now and t < self._mic_next_try and self._mic_problem is not None:
+                return self._mic_problem
+            try:
+                mic = self._open_microphone(self._level)
+                mic.start()
+            except Exception as exc:
+                self._microphone_topic.publish(False)
+                self._mic_failures += 1
+                backoff = min(self.retry_s * 2 ** (self._mic_failures - 1), 10 * self.retry_s)
+                self._mic_next_try = t + backoff
+                self._mic_problem = microphone_problem(exc)
+                return self._mic_problem
+            self.microphone = mic
+            self._mic_failures = 0
+            self._mic_problem = None
+            self._microphone_topic.publish(True)
+        return None
+
+    def _check_typist(self) -> Problem | None:
+        if self.typist is not None:
+            return None
+        try:
+            self.typist = self._open_typist()
+        except FileNotFoundError as exc:
+            return Problem(
+                "no_gadget",
+                "USB gadget not set up",
+                f"{exc.filename or self._gadget_path} is missing: check "
+                "'systemctl status stt-keyboard-gadget' and dtoverlay=dwc2.",
+            )
+        except Exception as exc:
+            return Problem("no_gadget", "USB keyboard unavailable", str(exc))
+        return None
+
+    def _check_host(self) -> Problem | None:
+        connected = self._udc_configured()
+        self._publish_host(connected)
+        return None if connected else NO_HOST
+
+    def _udc_configured(self) -> bool:
+        try:
+            return bool(self._host_connected())
+        except Exception:
+            return False
+
+    def _publish_host(self, connected: bool) -> None:
+        last = self._host_topic.last()
+        if last is None or last.value != connected:
+            self._host_topic.publish(connected)
+
+    def _close_microphone(self) -> None:
+        mic, self.microphone = self.microphone, None
+        if mic is not None:
+            with contextlib.suppress(Exception):
+                mic.close()
+
+    def _close_typist(self) -> None:
+        typist, self.typist = self.typist, None
+        if typist is not None:
+            with contextlib.suppress(Exception):
+                typist.close()
