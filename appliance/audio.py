@@ -14,7 +14,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,26 @@ def iter_blocks(audio: np.ndarray, block: int = 512) -> Iterator[np.ndarray]:
         yield audio[start : start + block]
 
 
+def paced(blocks: Iterable[np.ndarray], speed: float = 1.0) -> Iterator[np.ndarray]:
+    """Each block no sooner than it would be heard from a microphone, at ``speed`` times
+    real time (0: as fast as possible): a recording played as if it were being spoken.
+
+    The next block is taken from ``blocks`` before the wait, so a source that decides
+    whether there is one more block decides at the block's start, as a microphone loop does.
+    """
+    if speed <= 0:
+        yield from blocks
+        return
+    start = time.perf_counter()
+    heard = 0
+    for block in blocks:
+        heard += len(block)
+        delay = start + heard / SAMPLE_RATE / speed - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        yield block
+
+
 class FileSource:
     """Feeds a recording through the pipeline in blocks, in real time or as fast as possible."""
 
@@ -69,14 +89,7 @@ class FileSource:
         return len(self.audio) / SAMPLE_RATE
 
     def blocks(self) -> Iterator[np.ndarray]:
-        start = time.monotonic()
-        for i, block in enumerate(iter_blocks(self.audio, self.block)):
-            if self.realtime:
-                due = start + (i + 1) * self.block / SAMPLE_RATE
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            yield block
+        return paced(iter_blocks(self.audio, self.block), 1.0 if self.realtime else 0.0)
 
 
 class Resampler:

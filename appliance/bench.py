@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,11 @@ class PacedHost:
             self.first = now
         return written
 
-    def read_leds(self) -> int | None:
+    def read_leds(self, timeout_s: float = 0.0) -> int | None:
         return self.host.read_leds()
+
+    def close(self) -> None:
+        """Nothing to release: the host is virtual."""
 
     @property
     def text(self) -> str:
@@ -111,34 +114,38 @@ def run_pipeline(
     *,
     type_while_speaking: bool = False,
 ) -> Timed:
-    from appliance.audio import SAMPLE_RATE
-
     pipeline.shaper.reset()
     if type_while_speaking:
         return _run_typing_early(pipeline, audio, cfg, realtime, interval_s)
     session = pipeline.start()
-    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
-    release = _feed(session, audio, block, realtime)
-    tail_s = _tail(session, block, realtime)
-    result = session.finish()
+    release, tail_s, result = _dictate(session, audio, cfg, realtime)
     timed = type_timed(result.items, cfg.hid.layout, interval_s, release)
     timed.stages.update(result.timings)
     timed.stages["tail_s"] = tail_s
     return timed
 
 
-def _feed(session: Any, audio: Any, block: int, realtime: bool | float) -> float:
-    """Feed audio in blocks (at speaking speed if realtime; a number is a speed-up); returns
-    the release time."""
-    from appliance.audio import SAMPLE_RATE, iter_blocks
+def _dictate(
+    session: Any, audio: Any, cfg: Config, realtime: bool | float
+) -> tuple[float, float, Any]:
+    """One recording through a session as the daemon records it: the audio (at speaking
+    speed if realtime; a number is a speed-up), the release, the tail, the end.
+    Returns the release time, how long the tail took, and the session's result."""
+    from appliance.audio import SAMPLE_RATE
 
+    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
     speed = float(realtime) if realtime else 0.0
-    start = time.perf_counter()
-    for i, chunk in enumerate(iter_blocks(audio, block)):
-        if speed:
-            delay = start + (i + 1) * block / SAMPLE_RATE / speed - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+    release = _feed(session, audio, block, speed)
+    tail_s = _tail(session, block, speed)
+    return release, tail_s, session.finish()
+
+
+def _feed(session: Any, audio: Any, block: int, speed: float) -> float:
+    """Feed audio in blocks at ``speed`` times real time (0: at once); returns the release
+    time."""
+    from appliance.audio import iter_blocks, paced
+
+    for chunk in paced(iter_blocks(audio, block), speed):
         session.feed(chunk)
     return time.perf_counter()
 
@@ -146,34 +153,31 @@ def _feed(session: Any, audio: Any, block: int, realtime: bool | float) -> float
 QUIET_RMS = 10 ** (-60 / 20)  # what the microphone hears once the speaker has stopped
 
 
-def _tail(session: Any, block: int, realtime: bool | float) -> float:
+def _tail(session: Any, block: int, speed: float) -> float:
     """After the release, as the daemon does: the microphone keeps recording until the
     session has heard enough (``DictationSession.heard_enough``: the VAD heard the
     speaker stop, or ``audio.tail_s``). The room is quiet after the recording ends.
     Returns how long the tail took."""
     import numpy as np
 
-    from appliance.audio import SAMPLE_RATE
+    from appliance.audio import paced
 
-    speed = float(realtime) if realtime else 0.0
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     session.release()
-    i = 0
-    while not session.heard_enough():
-        if speed:
-            delay = start + (i + 1) * block / SAMPLE_RATE / speed - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        session.feed(rng.normal(0, QUIET_RMS, block).astype(np.float32))
-        i += 1
+
+    def quiet() -> Iterator[np.ndarray]:
+        while not session.heard_enough():
+            yield rng.normal(0, QUIET_RMS, block).astype(np.float32)
+
+    for chunk in paced(quiet(), speed):
+        session.feed(chunk)
     return time.perf_counter() - start
 
 
 def _run_typing_early(
     pipeline: Any, audio: Any, cfg: Config, realtime: bool | float, interval_s: float
 ) -> Timed:
-    from appliance.audio import SAMPLE_RATE
     from appliance.hid import load_layout
     from appliance.hid.typist import Typist
     from appliance.pipeline import EarlyTyper
@@ -182,10 +186,7 @@ def _run_typing_early(
     typist = Typist(host, load_layout(cfg.hid.layout))
     early = EarlyTyper(pipeline.shaper, typist.type)
     session = pipeline.start(on_piece=early.put)
-    block = SAMPLE_RATE * cfg.audio.block_ms // 1000
-    release = _feed(session, audio, block, realtime)
-    tail_s = _tail(session, block, realtime)
-    result = session.finish()
+    release, tail_s, result = _dictate(session, audio, cfg, realtime)
     early.close()
     end = host.last if host.last is not None else time.perf_counter()
     first = host.first if host.first is not None else end

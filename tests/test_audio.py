@@ -19,8 +19,10 @@ from appliance.audio import (
     Recording,
     Resampler,
     find_input_device,
+    iter_blocks,
     level_of,
     load_audio,
+    paced,
 )
 from appliance.config import AudioConfig
 from appliance.errors import AudioFileError, MicrophoneError
@@ -61,6 +63,16 @@ def test_file_source_realtime_paces_blocks(tmp_path: Path) -> None:
     blocks = list(FileSource(path, realtime=True).blocks())
     assert time.monotonic() - t0 >= 0.45
     assert sum(len(b) for b in blocks) == SAMPLE_RATE // 2
+
+
+def test_paced_plays_blocks_at_a_speed_up_or_at_once() -> None:
+    half_second = list(iter_blocks(np.zeros(SAMPLE_RATE // 2, np.float32), 512))
+    t0 = time.perf_counter()
+    assert sum(len(b) for b in paced(half_second, 2.0)) == SAMPLE_RATE // 2
+    assert 0.24 <= time.perf_counter() - t0 < 0.45
+    t0 = time.perf_counter()
+    assert len(list(paced(half_second, 0.0))) == len(half_second)
+    assert time.perf_counter() - t0 < 0.05
 
 
 def test_streaming_resampler_matches_frequency_and_length() -> None:
