@@ -61,7 +61,7 @@ AGREEING_DECODES = 3  # a word is committed once this many successive decodes ag
 
 
 @dataclass(frozen=True)
-class Unit:
+class SpokenWord:
     """A spoken word with the punctuation Whisper attached to it ("arch,")."""
 
     key: str  # normalised: what agreement compares
@@ -70,19 +70,19 @@ class Unit:
     end_s: float
 
 
-def group_units(words: list[WordTime]) -> list[Unit]:
+def spoken_words(words: list[WordTime]) -> list[SpokenWord]:
     """Join punctuation-only 'words' to the word before them."""
-    units: list[Unit] = []
+    spoken: list[SpokenWord] = []
     end = 0
     for word in words:
         end += len(word.tokens)
         key = normalise_words(word.text)
-        if not key and units:
-            last = units[-1]
-            units[-1] = Unit(last.key, end, last.start_s, last.end_s)
+        if not key and spoken:
+            last = spoken[-1]
+            spoken[-1] = SpokenWord(last.key, end, last.start_s, last.end_s)
         else:
-            units.append(Unit(key, end, word.start_s, word.end_s))
-    return units
+            spoken.append(SpokenWord(key, end, word.start_s, word.end_s))
+    return spoken
 
 
 def agreed_length(previous: list[str], current: list[str]) -> int:
@@ -129,9 +129,9 @@ class SegmentStream:
         self._lock = threading.Lock()
         self._closed = False
         self._previous: list[list[str]] = []  # unit keys of the last decodes, newest last
-        self._committed_units: list[Unit] = []  # the committed words, with their times
+        self._committed_words: list[SpokenWord] = []  # the committed words, with their times
         # The last decode, the length of audio it heard, and its words.
-        self._last: tuple[Decoded, int, list[Unit]] | None = None
+        self._last: tuple[Decoded, int, list[SpokenWord]] | None = None
         # The end decoded at the release (prepare_end): it, the audio it heard, the
         # committed tokens it extends.
         self._ahead: tuple[Candidate, int, list[int]] | None = None
@@ -147,16 +147,16 @@ class SegmentStream:
         t0 = time.perf_counter()
         with self._lock:
             prefix = list(self.committed)
-            committed_units = list(self._committed_units)
-        trimmed = self._decode_after_committed(audio, prefix, committed_units)
+            committed_words = list(self._committed_words)
+        trimmed = self._decode_after_committed(audio, prefix, committed_words)
         if trimmed is not None:
-            decoded, units = trimmed
+            decoded, spoken = trimmed
         else:
             decoded = self.transcriber.decode_window(
                 audio, self.language, prefix=prefix, beam_size=UPDATE_BEAM_SIZE, with_words=True
             )
-            units = group_units(decoded.words)
-        keys = [u.key for u in units]
+            spoken = spoken_words(decoded.words)
+        keys = [u.key for u in spoken]
         took = time.perf_counter() - t0
         log.debug("update: %.2f s of audio decoded in %.2f s", len(audio) / SAMPLE_RATE, took)
         with self._lock:
@@ -164,29 +164,29 @@ class SegmentStream:
             self.seconds += took
             if self._closed or prefix != self.committed:
                 return False
-            self._last = (decoded, len(audio), units)
+            self._last = (decoded, len(audio), spoken)
             previous = self._previous[-(AGREEING_DECODES - 1) :]
             self._previous = [*previous, keys]
             if len(previous) < AGREEING_DECODES - 1:
                 return False
             if len(audio) < MIN_COMMIT_AUDIO_S * SAMPLE_RATE:
                 return False
-            if not self._may_commit(decoded, units):
+            if not self._may_commit(decoded, spoken):
                 return False
-            n = min([agreed_length(p, keys) for p in previous] + [len(units) - 1])
+            n = min([agreed_length(p, keys) for p in previous] + [len(spoken) - 1])
             limit = len(audio) / SAMPLE_RATE - self.hold_back_s
-            while n > 0 and units[n - 1].end_s > limit:
+            while n > 0 and spoken[n - 1].end_s > limit:
                 n -= 1
-            if n <= 0 or units[n - 1].end_token <= len(prefix):
+            if n <= 0 or spoken[n - 1].end_token <= len(prefix):
                 return False
-            self.committed = decoded.tokens[: units[n - 1].end_token]
-            self._committed_units = units[:n]
+            self.committed = decoded.tokens[: spoken[n - 1].end_token]
+            self._committed_words = spoken[:n]
         log.debug("committed %r", self.committed_text)
         return True
 
     def _decode_after_committed(
-        self, audio: np.ndarray, committed: list[int], units: list[Unit]
-    ) -> tuple[Decoded, list[Unit]] | None:
+        self, audio: np.ndarray, committed: list[int], spoken: list[SpokenWord]
+    ) -> tuple[Decoded, list[SpokenWord]] | None:
         """Decode only the audio from a little before the last ``OVERLAP_WORDS`` committed
         words (forced again; the words before them are Whisper's previous text, read in one
         pass). The cost of a decode then stays the same however long the segment grows, so
@@ -194,11 +194,11 @@ class SegmentStream:
 
         Returns the decode as if of the whole segment (all tokens, times from its start).
         """
-        first_forced = len(units) - OVERLAP_WORDS
-        if first_forced < 1 or units[-1].end_token != len(committed):
+        first_forced = len(spoken) - OVERLAP_WORDS
+        if first_forced < 1 or spoken[-1].end_token != len(committed):
             return None
-        split = units[first_forced - 1].end_token
-        cut = max(0, int((units[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
+        split = spoken[first_forced - 1].end_token
+        cut = max(0, int((spoken[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
         part = self.transcriber.decode_window(
             audio[cut:],
             self.language,
@@ -210,7 +210,9 @@ class SegmentStream:
         shift = cut / SAMPLE_RATE
         words = [WordTime(w.text, w.tokens, w.start_s + shift, w.end_s + shift) for w in part.words]
         tokens = committed[:split] + part.tokens
-        later = [Unit(u.key, u.end_token + split, u.start_s, u.end_s) for u in group_units(words)]
+        later = [
+            SpokenWord(u.key, u.end_token + split, u.start_s, u.end_s) for u in spoken_words(words)
+        ]
         whole = Decoded(
             tokens=tokens,
             text=self.transcriber.detokenize(tokens, self.language),
@@ -218,12 +220,12 @@ class SegmentStream:
             avg_logprob=part.avg_logprob,
             words=words,
         )
-        return whole, units[:first_forced] + later
+        return whole, spoken[:first_forced] + later
 
-    def _may_commit(self, decoded: Decoded, units: list[Unit]) -> bool:
+    def _may_commit(self, decoded: Decoded, spoken: list[SpokenWord]) -> bool:
         """Words are committed only from a decode that passes every guard."""
         cfg = self.transcriber.cfg
-        keys = [u.key for u in units]
+        keys = [u.key for u in spoken]
         if reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob):
             return False
         if collapse_repeats(decoded.text) != decoded.text or repeated_phrase(keys, 3):
@@ -321,7 +323,7 @@ class SegmentStream:
         self,
         audio: np.ndarray,
         committed: list[int],
-        last: tuple[Decoded, int, list[Unit]] | None,
+        last: tuple[Decoded, int, list[SpokenWord]] | None,
         speech_end: int | None,
     ) -> Candidate:
         """The segment's text: the last decode if it heard the pause after the speech, else
@@ -361,7 +363,7 @@ class SegmentStream:
         return self.transcriber.detokenize(tokens, self.language), []
 
     def _decode_rest(
-        self, audio: np.ndarray, committed: list[int], last: tuple[Decoded, int, list[Unit]]
+        self, audio: np.ndarray, committed: list[int], last: tuple[Decoded, int, list[SpokenWord]]
     ) -> Candidate | None:
         """Decode only the end of the segment: from a little before the last committed
         words (they are forced, the ones before are Whisper's previous text).
@@ -373,13 +375,13 @@ class SegmentStream:
         """
         heard_s = last[1] / SAMPLE_RATE
         unheard_s = max(0.0, len(audio) / SAMPLE_RATE - heard_s)
-        units = last[2]
-        done = next((i + 1 for i, u in enumerate(units) if u.end_token == len(committed)), 0)
+        spoken = last[2]
+        done = next((i + 1 for i, u in enumerate(spoken) if u.end_token == len(committed)), 0)
         first_forced = done - OVERLAP_WORDS
         if first_forced < 1:
             return None
-        split = units[first_forced - 1].end_token
-        cut = max(0, int((units[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
+        split = spoken[first_forced - 1].end_token
+        cut = max(0, int((spoken[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
         decoded = self.transcriber.decode_window(
             audio[cut:],
             self.language,
@@ -392,9 +394,9 @@ class SegmentStream:
             return None
         new = decoded.tokens[len(committed) - split :]
         new_words = normalise_words(self.transcriber.detokenize(new, self.language)).split()
-        draft = [u.key for u in units[done:]]
+        draft = [u.key for u in spoken[done:]]
         # The last word that decode heard counts too if it had ended well before its audio.
-        checked = len(draft) - (0 if units[-1].end_s <= heard_s - WORD_COMPLETE_S else 1)
+        checked = len(draft) - (0 if spoken[-1].end_s <= heard_s - WORD_COMPLETE_S else 1)
         agrees = new_words[: max(0, checked)] == draft[: max(0, checked)]
         text = self.transcriber.detokenize(committed + new, self.language)
         if (

@@ -13,7 +13,7 @@ from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio
 from appliance.bench import wer
 from appliance.pipeline import heard_in
 from appliance.plausibility import Heard
-from appliance.streaming import SegmentStream, agreed_length, group_units, transcribe_whole
+from appliance.streaming import SegmentStream, agreed_length, spoken_words, transcribe_whole
 from appliance.vad import VadSegmenter
 
 
@@ -23,10 +23,10 @@ def test_punctuation_belongs_to_the_word_before_it() -> None:
         WordTime(",", [2], 0.4, 0.45),
         WordTime(" with", [3, 4], 0.5, 0.7),
     ]
-    units = group_units(words)
-    assert [u.key for u in units] == ["arch", "with"]
-    assert [u.end_token for u in units] == [2, 4]
-    assert units[0].end_s == 0.4  # the comma's time is not the word's
+    spoken = spoken_words(words)
+    assert [u.key for u in spoken] == ["arch", "with"]
+    assert [u.end_token for u in spoken] == [2, 4]
+    assert spoken[0].end_s == 0.4  # the comma's time is not the word's
 
 
 def test_agreement_is_the_common_start() -> None:
@@ -145,17 +145,14 @@ def test_at_the_release_only_the_end_is_decoded(fresh_pipeline, english_items) -
 
 
 EXIT_MID_DECODE = """
-import sys, time
-from appliance.audio import iter_blocks, load_audio
+import sys
+from appliance.audio import iter_blocks, load_audio, paced
 from appliance.config import Config, with_overrides
-from appliance.pipeline import Pipeline
+from appliance.pipeline import Pipeline, run_blocks
 cfg = with_overrides(Config(), asr={"model": sys.argv[1], "threads": 2})
 pipeline = Pipeline.load(cfg)
-session = pipeline.start()
-for block in iter_blocks(load_audio(sys.argv[2])):
-    session.feed(block)
-    time.sleep(0.5 * len(block) / 16000)  # twice speaking speed: the open segment is decoded
-print(session.finish().text)
+blocks = paced(iter_blocks(load_audio(sys.argv[2])), 2.0)  # twice speaking speed: the open
+print(run_blocks(pipeline, blocks).text)  # segment is being decoded when the process ends
 """
 
 
