@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appliance.config import TextConfig
-from appliance.hid.keys import SpecialKey, TypedItem, shown_text
+from appliance.hid.keys import SpecialKey, TypedItem
 
 _SENTENCE_END = ".!?…"
 
@@ -203,7 +203,3 @@ def _hold_back_command_start(text: str) -> str:
         if len(words) >= n and tail in _COMMAND_STARTS:
             return " ".join(words[:-n])
     return text
-
-
-items_to_text = shown_text
-"""The old name of :func:`appliance.hid.keys.shown_text`, kept while pipeline.py imports it."""

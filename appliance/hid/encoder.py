@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 UnknownPolicy = Literal["transliterate", "skip"]
 ALL_UP = bytes(8)
 
-SPECIAL_TEXT = KEY_TEXT  # the old name, kept while hid/typist.py imports it
-
 
 def report(modifiers: int = 0, *usages: int) -> bytes:
     """One boot keyboard report: modifiers, reserved byte, up to six key usages."""
