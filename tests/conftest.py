@@ -81,6 +81,6 @@ def pipeline(base_config):
 
 @pytest.fixture()
 def fresh_pipeline(pipeline):
-    """The session's warm pipeline with its text shaper reset (no earlier dictation)."""
-    pipeline.shaper.reset()
+    """The session's warm pipeline (it keeps nothing between dictations: the shaper that
+    remembers earlier ones is the typing side's, tests.shaping makes a fresh one)."""
     return pipeline

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import TextConfig
+from appliance.early_typer import EarlyTyper
 from appliance.hid import VirtualHost
 from appliance.hid.typist import Typist
-from appliance.pipeline import EarlyTyper
 from appliance.text import Piece, TextShaper
 
 

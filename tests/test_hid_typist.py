@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pytest
+
 from appliance.hid import HostAbsent, SpecialKey, Typist, VirtualHost
 from appliance.hid.encoder import ALL_UP
 from appliance.status import StatusBus, Topic
@@ -37,32 +39,28 @@ def test_types_and_ends_all_up() -> None:
 
 
 def test_host_absent_keeps_rest_and_resumes() -> None:
-    bus = StatusBus()
-    seen: list[tuple[str, object]] = []
-    bus.subscribe(lambda s: seen.append((s.topic, s.value)))
     host = FlakyHost("us", fail_after=25)
-    t = Typist(host, "us", bus=bus)
+    t = Typist(host, "us")
     text = "Hello World, this is long"
-    r = t.type(text)
-    assert r.host_absent and r.pending
-    assert r.typed + r.pending == text
-    assert text.startswith(host.text) and len(host.text) >= len(r.typed)
-    assert (Topic.HOST, False) in seen
+    with pytest.raises(HostAbsent) as gone:
+        t.type(text)
+    assert gone.value.pending and gone.value.lost == ""
+    assert t.pending == gone.value.pending
+    assert text.endswith(gone.value.pending)
+    assert text.startswith(host.text) and len(host.text) + len(t.pending) >= len(text)
     host.back()
     r2 = t.resume()
-    assert r2.typed == r.pending and not r2.host_absent
-    assert (Topic.HOST, True) in seen
+    assert r2.typed == gone.value.pending and t.pending == ""
     assert host.reports[-1] == ALL_UP and not host.keys_down
 
 
 def test_host_absent_drop_mode() -> None:
-    bus = StatusBus()
     host = FlakyHost("us", fail_after=10)
-    t = Typist(host, "us", bus=bus, on_host_return="drop")
-    r = t.type("abcdefghijklmnop")
-    assert r.host_absent and r.pending and t.pending == ""
-    last = bus.last(Topic.WARNING)
-    assert last is not None and last.value == "text_dropped"
+    t = Typist(host, "us", on_host_return="drop")
+    with pytest.raises(HostAbsent) as gone:
+        t.type("abcdefghijklmnop")
+    assert gone.value.pending == "" and t.pending == ""
+    assert "were not typed" in gone.value.lost
     host.back()
     assert t.resume().typed == ""
 
@@ -70,8 +68,9 @@ def test_host_absent_drop_mode() -> None:
 def test_pending_is_bounded() -> None:
     host = FlakyHost("us", fail_after=4)
     t = Typist(host, "us", pending_max_chars=5)
-    t.type("abcdefghijklmnop")
-    assert len(t.pending) == 5
+    with pytest.raises(HostAbsent) as gone:
+        t.type("abcdefghijklmnop")
+    assert len(t.pending) == 5 and "first 5" in gone.value.lost
 
 
 def test_cancel_stops_and_releases() -> None:
@@ -139,3 +138,22 @@ def test_skipped_and_control_chars_reported() -> None:
     host = VirtualHost("us")
     r = Typist(host, "us", unknown="skip").type("a\nbü")
     assert host.text == "ab" and r.skipped == ["\n", "ü"]
+
+
+def test_what_is_typed_goes_on_the_text_topic() -> None:
+    bus = StatusBus()
+    Typist(VirtualHost("us"), "us", text=bus.publisher(Topic.TEXT, "typist")).type("Hi there")
+    last = bus.last(Topic.TEXT)
+    assert last is not None and last.value == "Hi there"
+
+
+def test_close_closes_the_output() -> None:
+    class Output(VirtualHost):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    out = Output("us")
+    Typist(out, "us").close()
+    assert out.closed

@@ -10,6 +10,7 @@ from appliance.audio import FileSource
 from appliance.cli import type_into_virtual_host
 from appliance.config import with_overrides
 from appliance.pipeline import Pipeline, run_blocks
+from tests.shaping import shaped_items, shaped_text
 
 pytestmark = pytest.mark.model
 
@@ -29,11 +30,11 @@ def test_detected_language_text_types_exactly_on_its_layout(auto_pipeline, speec
     items = [i for i in speech_items if i.language in LAYOUTS]
     assert len(items) >= 5
     for item in items:
-        auto_pipeline.shaper.reset()
         result = run_blocks(auto_pipeline, FileSource(item.path).blocks())
-        assert result.text, item.path
-        typed, _reports, _ = type_into_virtual_host(result.items, LAYOUTS[item.language])
-        assert typed == result.text, (item.language, typed, result.text)
+        text = shaped_text(result)
+        assert text, item.path
+        typed, _reports, _ = type_into_virtual_host(shaped_items(result), LAYOUTS[item.language])
+        assert typed == text, (item.language, typed, text)
 
 
 def test_language_detection_restricted_to_the_list(auto_pipeline, speech_items):

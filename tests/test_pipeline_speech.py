@@ -12,6 +12,7 @@ from appliance.pipeline import run_blocks
 from appliance.plausibility import Heard
 from appliance.samples import room_noise, speak, with_pause
 from appliance.streaming import transcribe_whole
+from tests.shaping import shaped_items, shaped_text
 
 pytestmark = pytest.mark.model
 
@@ -42,11 +43,10 @@ def test_typed_text_wer_no_worse_than_faster_whisper_direct(fresh_pipeline, engl
     spread = english_items[::EVERY_NTH]
     assert len(spread) >= 30
     for item in spread:
-        fresh_pipeline.shaper.reset()
         result = run_blocks(fresh_pipeline, FileSource(item.path).blocks())
-        host_text, _reports, _ = type_into_virtual_host(result.items, "us")
+        host_text, _reports, _ = type_into_virtual_host(shaped_items(result), "us")
         # The HID round trip is lossless: the host shows exactly the shaped text.
-        assert host_text == result.text, item.path
+        assert host_text == shaped_text(result), item.path
         typed.append(host_text)
         segments, _ = model.transcribe(str(item.path), language="en")  # library defaults
         direct.append(" ".join(s.text.strip() for s in segments))
@@ -64,17 +64,15 @@ def test_44k_stereo_gives_same_text_as_16k_mono(fresh_pipeline, speech_items, tm
     mono16 = tmp_path / "mono16.wav"
     subprocess.run(["sox", str(stereo.path), "-r", "16000", "-c", "1", str(mono16)], check=True)
     assert len(load_audio(mono16)) == pytest.approx(len(load_audio(stereo.path)), abs=16)
-    a = run_blocks(fresh_pipeline, FileSource(stereo.path).blocks()).text
-    fresh_pipeline.shaper.reset()
-    b = run_blocks(fresh_pipeline, FileSource(mono16).blocks()).text
+    a = shaped_text(run_blocks(fresh_pipeline, FileSource(stereo.path).blocks()))
+    b = shaped_text(run_blocks(fresh_pipeline, FileSource(mono16).blocks()))
     norm = normaliser()
     assert a and norm(a) == norm(b)
 
 
 def _type(pipeline, audio: np.ndarray) -> str:
-    pipeline.shaper.reset()
     result = run_blocks(pipeline, iter_blocks(audio, 1024))
-    return type_into_virtual_host(result.items, "us")[0]
+    return type_into_virtual_host(shaped_items(result), "us")[0]
 
 
 @pytest.mark.parametrize(
@@ -100,12 +98,11 @@ def test_non_speech_types_nothing(fresh_pipeline, name):
 def test_twenty_second_pause_types_both_parts_and_nothing_between(fresh_pipeline):
     first, second = "Please send the report by Friday.", "I will review it over the weekend."
     audio = with_pause(speak(first), speak(second), 20.0)
-    fresh_pipeline.shaper.reset()
     result = run_blocks(fresh_pipeline, iter_blocks(audio, 1024))
     assert len(result.pieces) == 2, result.pieces
     assert result.pieces[1].pause_before_s > 18.0
-    typed = type_into_virtual_host(result.items, "us")[0]
-    assert typed == result.text
+    typed = type_into_virtual_host(shaped_items(result), "us")[0]
+    assert typed == shaped_text(result)
     # Each part on its own (synthetic voice: a word may differ), nothing invented between.
     assert wer([first], [result.pieces[0].text]) <= 0.25
     assert wer([second], [result.pieces[1].text]) <= 0.25
@@ -130,7 +127,6 @@ def test_guards_drop_what_whisper_invents_on_non_speech(fresh_pipeline):
 def test_segments_are_transcribed_while_audio_still_arrives(fresh_pipeline):
     """Streaming: the first segment is handed to the model before the recording ends."""
     audio = with_pause(speak("This is the first sentence."), speak("And this is the second."), 3.0)
-    fresh_pipeline.shaper.reset()
     seen_before_end: list[str] = []
     session = fresh_pipeline.start(on_piece=lambda p: seen_before_end.append(p.text))
     blocks = list(iter_blocks(audio, 512))

@@ -114,13 +114,14 @@ def test_bus_drives_the_display_and_errors_are_in_plain_words():
     oled = Oled(device, dim_after_s=0)
     bus = StatusBus()
     bus.subscribe(oled)
-    bus.set_state(State.RECORDING)
-    bus.publish(Topic.LEVEL, 0.9)
+    state, level = bus.publisher(Topic.STATE, "test"), bus.publisher(Topic.LEVEL, "test")
+    state.publish(State.RECORDING)
+    level.publish(0.9)
     loud = lit_pixels(device.image, (0, 26, 128, 40))
-    bus.publish(Topic.LEVEL, 0.1)
+    level.publish(0.1)
     quiet = lit_pixels(device.image, (0, 26, 128, 40))
     assert loud > quiet
-    bus.publish(Topic.STATE, State.ERROR, "No microphone", detail="Plug in a USB microphone.")
+    state.publish(State.ERROR, "No microphone", detail="Plug in a USB microphone.")
     assert oled.model.reason == "No microphone"
     assert oled.model.detail == "Plug in a USB microphone."
     assert lit_pixels(device.image, (20, 0, 128, 14)) > 0
