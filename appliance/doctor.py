@@ -198,13 +198,13 @@ def check_model(cfg: Config, *, load: bool = False) -> Check:
 
 
 def check_gpio(cfg: Config, m: Machine) -> Check:
-    from appliance.ui.button import factory_candidates, pi_model
+    from appliance.ui.button import GPIOZERO_DEFAULT, factory_choice, pi_model
 
     board = m.read("/proc/device-tree/model") or ""
     if m.root == Path("/"):
         board = pi_model()
-    chosen = factory_candidates(cfg.button.pin_factory, board)
-    if chosen == ["mock"]:
+    chosen = factory_choice(cfg.button.pin_factory, board)
+    if chosen == "mock":
         return Check(
             "gpio",
             "warn" if cfg.button.pin_factory == "auto" else "ok",
@@ -228,7 +228,7 @@ def check_gpio(cfg: Config, m: Machine) -> Check:
             )
         name = type(factory).__name__
     else:
-        name = "/".join(chosen)
+        name = GPIOZERO_DEFAULT if chosen == "auto" else chosen
     return Check("gpio", "ok", f"{board}: {name}; button on GPIO{cfg.button.pin}")
 
 

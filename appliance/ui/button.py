@@ -1,15 +1,16 @@
-"""The push button: gpiozero, with a pin factory that works on a Pi 4, a Pi 5 and in tests.
+"""The push button, through gpiozero.
 
-The Pi 5 moved its GPIO behind the RP1 chip: RPi.GPIO cannot drive it, lgpio can. On a Pi 4
-both work. ``pin_factory: auto`` reads the board model from the device tree and picks the
-first factory that loads; ``mock`` uses gpiozero's own MockFactory (tests, laptops).
+``pin_factory: auto`` on a Raspberry Pi is gpiozero's own choice (``$GPIOZERO_PIN_FACTORY``,
+else the first of lgpio, RPi.GPIO, pigpio and native that loads: lgpio on a Pi 5, whose RP1
+chip RPi.GPIO cannot drive). Off a Pi it is ``mock``, so the daemon runs without a button.
+A name (``lgpio``, ``rpigpio``, ``native``, ``mock``) is looked up in gpiozero's registry of
+pin factories; ``mock`` is gpiozero's MockFactory (tests, laptops).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
+import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -19,9 +20,8 @@ from appliance.config import ButtonConfig
 
 log = logging.getLogger(__name__)
 
-TEST_FIFO_ENV = "STT_KEYBOARD_TEST_BUTTON_FIFO"
-
 MODEL_PATH = Path("/proc/device-tree/model")
+GPIOZERO_DEFAULT = "gpiozero's default (lgpio, else RPi.GPIO, pigpio, native)"
 
 
 class ButtonEvent(StrEnum):
@@ -55,64 +55,68 @@ def pi_generation(model: str) -> int | None:
     return 5 if n == 500 else 4 if n == 400 else n
 
 
-def factory_candidates(name: str, model: str) -> list[str]:
-    """Which gpiozero pin factories to try, in order, for a config value and board model."""
-    if name != "auto":
-        return [name]
-    gen = pi_generation(model)
-    if gen is None:
-        return ["mock"]  # not a Pi: run without a real button
-    if gen >= 5:
-        return ["lgpio"]  # RPi.GPIO does not work on the Pi 5 (RP1)
-    return ["lgpio", "rpigpio", "native"]
+def factory_choice(name: str, model: str) -> str:
+    """The pin factory a config value means on this board: ``"auto"`` (gpiozero's default,
+    on a Pi), ``"mock"`` (``auto`` off a Pi) or the name given."""
+    if name == "auto" and pi_generation(model) is None:
+        return "mock"  # not a Pi: run without a real button
+    return name
 
 
-def _make_factory(name: str) -> Any:
-    if name == "mock":
-        from gpiozero import Device
-        from gpiozero.pins.mock import MockFactory
+def _mock_factory() -> Any:
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
 
-        current = Device.pin_factory
-        if isinstance(current, MockFactory):
-            return current  # tests set Device.pin_factory = MockFactory() and drive its pins
+    if not isinstance(Device.pin_factory, MockFactory):
         Device.pin_factory = MockFactory()
-        return Device.pin_factory
-    if name == "lgpio":
-        from gpiozero.pins.lgpio import LGPIOFactory
-
-        return LGPIOFactory()
-    if name == "rpigpio":
-        from gpiozero.pins.rpigpio import RPiGPIOFactory
-
-        return RPiGPIOFactory()
-    if name == "native":
-        from gpiozero.pins.native import NativeFactory
-
-        return NativeFactory()
-    raise ValueError(f"unknown pin factory {name!r}")
+    return Device.pin_factory  # a test that set its own MockFactory drives its pins
 
 
-_factory_cache: dict[str, Any] = {}
+def _default_factory() -> Any:
+    """gpiozero's own choice, kept as its ``Device.pin_factory``; the libraries it passed
+    over are logged (and named in the error when none loads)."""
+    from gpiozero import Device
+
+    with warnings.catch_warnings(record=True) as passed_over:
+        warnings.simplefilter("always")
+        try:
+            Device.ensure_pin_factory()
+        except Exception as exc:
+            reasons = "; ".join(str(w.message) for w in passed_over)
+            raise RuntimeError(f"{exc} ({reasons})" if reasons else str(exc)) from exc
+    for w in passed_over:
+        log.info("GPIO: %s", w.message)
+    return Device.pin_factory
+
+
+_named_factories: dict[str, Any] = {}  # the button and the LEDs share one
+
+
+def _named_factory(name: str) -> Any:
+    """The factory gpiozero registers under ``name`` (as ``$GPIOZERO_PIN_FACTORY`` would)."""
+    if name not in _named_factories:
+        from importlib.metadata import entry_points
+
+        found = [ep for ep in entry_points(group="gpiozero_pin_factories") if ep.name == name]
+        if not found:
+            raise ValueError(f"unknown pin factory {name!r}")
+        _named_factories[name] = found[0].load()()
+    return _named_factories[name]
 
 
 def pin_factory(name: str = "auto", *, model: str | None = None) -> Any:
     """A gpiozero pin factory for the config value; raises RuntimeError when none loads."""
     board = pi_model() if model is None else model
-    errors = []
-    for candidate in factory_candidates(name, board):
-        if candidate != "mock" and candidate in _factory_cache:
-            return _factory_cache[candidate]
-        try:
-            factory = _make_factory(candidate)
-        except Exception as exc:  # ImportError, or the library cannot open the chip
-            errors.append(f"{candidate}: {exc}")
-            continue
-        if candidate != "mock":
-            _factory_cache[candidate] = factory
-        if name == "auto":
-            log.info("GPIO pin factory: %s (%s)", candidate, board or "not a Raspberry Pi")
-        return factory
-    raise RuntimeError("no GPIO pin factory works here: " + "; ".join(errors))
+    chosen = factory_choice(name, board)
+    if chosen == "mock":
+        return _mock_factory()
+    try:
+        factory = _default_factory() if chosen == "auto" else _named_factory(chosen)
+    except Exception as exc:  # ImportError, or the library cannot open the chip
+        raise RuntimeError(f"no GPIO pin factory works here: {chosen}: {exc}") from exc
+    if chosen == "auto":
+        log.info("GPIO pin factory: %s (%s)", type(factory).__name__, board)
+    return factory
 
 
 class Button:
@@ -154,43 +158,11 @@ class Button:
     def close(self) -> None:
         self._button.close()
 
-    def serve_test_fifo(self, path: str) -> None:
-        """Test hook, only with gpiozero's mock pins: lines "press" / "release" written to the
-        FIFO at ``path`` drive the button's mock pin, so gpiozero reports the edges as usual."""
-        from gpiozero.pins.mock import MockPin
-
-        pin = self._button.pin
-        if not isinstance(pin, MockPin):
-            raise RuntimeError(f"{TEST_FIFO_ENV} works only with the mock pin factory")
-        pressed, released = (pin.drive_low, pin.drive_high)
-        if not self.cfg.pull_up:
-            pressed, released = released, pressed
-
-        def serve() -> None:
-            while True:
-                with open(path, encoding="utf-8") as fifo:  # blocks until a writer opens it
-                    for line in fifo:
-                        word = line.strip()
-                        if word in ("press", "release"):
-                            log.info("test button: %s", word)
-                            (pressed if word == "press" else released)()
-
-        threading.Thread(target=serve, name="test-button", daemon=True).start()
-        log.warning("test hook: button driven through %s", path)
-
 
 def open_button(cfg: ButtonConfig, callback: Callable[[ButtonEvent], None]) -> Button | None:
-    """The button, or None (logged once) when there is no usable GPIO.
-
-    With ``pin_factory: mock`` and ``$STT_KEYBOARD_TEST_BUTTON_FIFO`` set, the FIFO drives the
-    mock pin (:meth:`Button.serve_test_fifo`): the end-to-end test presses the button this way.
-    """
+    """The button, or None (logged once) when there is no usable GPIO."""
     try:
-        button = Button(cfg, callback)
+        return Button(cfg, callback)
     except Exception as exc:
         log.warning("no button (GPIO %d): %s; running without it", cfg.pin, exc)
         return None
-    fifo = os.environ.get(TEST_FIFO_ENV)
-    if fifo and cfg.pin_factory == "mock":
-        button.serve_test_fifo(fifo)
-    return button

@@ -103,4 +103,7 @@ if __name__ == "__main__":
     install_bridge(bridge)
     faulthandler.register(signal.SIGUSR1)  # the test dumps the threads when a step hangs
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    from button_fifo import serve_for_daemon  # beside this script: the test's button
+
+    serve_for_daemon(sys.argv[2:])
     sys.exit(main(sys.argv[2:]))

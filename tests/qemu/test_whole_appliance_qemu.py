@@ -4,9 +4,10 @@ In the guest: our gadget script binds the USB keyboard to dummy_udc (the same ke
 it as a USB keyboard), ``snd-aloop`` is the microphone (a real speech recording is played into
 ``hw:Loopback,0,0`` with ``aplay``; the daemon's PyAudio captures ``hw:0,1``), and the daemon runs
 as its unit runs it (``stt-keyboard --config FILE run``, logging to stderr) with gpiozero's mock
-pins; the test presses and releases the button through the FIFO test hook that drives the mock
-pin (``STT_KEYBOARD_TEST_BUTTON_FIFO``). The text is read back from the guest's
-``/dev/input/eventN`` of the enumerated keyboard and scored against the recording's reference.
+pins; the test presses and releases the button through a FIFO that drives the mock pin from
+outside the product (``button_fifo.py``, ``STT_KEYBOARD_TEST_BUTTON_FIFO``). The text is read
+back from the guest's ``/dev/input/eventN`` of the enumerated keyboard and scored against the
+recording's reference.
 
 What is NOT in the guest: the speech engine. Under TCG on this kind of machine, importing torch
 and loading whisper-base in the guest took 9 minutes before the daemon was ready (measured), far
@@ -253,7 +254,7 @@ def test_appliance_end_to_end(appliance: tuple[Appliance, HostEngine]) -> None:
     assert engine.errors == [], engine.errors
     log = "\n".join(app.lines())
     assert "microphone 'Loopback: PCM (hw:0,1)' at 16000 Hz" in log, log
-    assert "test hook: button driven through /tmp/stt-button" in log, log
+    assert "test hook: button driven through /tmp/stt-button" in app.log, app.log
     lap("start")
 
     # 1. A real recording through the loopback microphone, typed into the real USB host stack.
