@@ -152,7 +152,8 @@ from appliance.pipeline import Pipeline, run_blocks
 cfg = with_overrides(Config(), asr={"model": sys.argv[1], "threads": 2})
 pipeline = Pipeline.load(cfg)
 blocks = paced(iter_blocks(load_audio(sys.argv[2])), 2.0)  # twice speaking speed: the open
-print(run_blocks(pipeline, blocks).text)  # segment is being decoded when the process ends
+result = run_blocks(pipeline, blocks)  # segment is being decoded when the process ends
+print(" ".join(piece.text for piece in result.pieces))
 """
 
 
