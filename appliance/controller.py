@@ -30,14 +30,16 @@ from appliance.events import (
     Transcribed,
     Triggered,
     Typed,
+    WorkerDone,
 )
-from appliance.health import Health, Microphone, Problem
+from appliance.health import Health, Problem
 from appliance.hid.device import HostAbsent
 from appliance.notify import Notifier
+from appliance.parts import Microphone
 from appliance.recording_timer import RecordingTimer
 from appliance.status import State, StatusBus, Topic
 from appliance.ui.button import ButtonEvent
-from appliance.workers import LevelMeter, Workers
+from appliance.workers import LevelMeter, RecordingJob, Workers
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Controller:
         clock: Callable[[], float],
     ) -> None:
         self.cfg = cfg
+        self._clock = clock
         self._state_topic = bus.publisher(Topic.STATE, "controller")
         self._error_topic = bus.publisher(Topic.ERROR, "controller")
         self._warning_topic = bus.publisher(Topic.WARNING, "controller")
@@ -69,7 +72,6 @@ class Controller:
         self._typer = typer
         self._meter = meter
         self._notifier = notifier
-        self._clock = clock
         self.state = State.STARTING
         self.problem: Problem | None = None
         self.exit_code = 0
@@ -100,7 +102,7 @@ class Controller:
                 self._notifier.ready(f"Model not loaded: {error}")
             case RecordingEnded(gen, error) if gen == self._gen:
                 self._recording_ended(error)
-            case Transcribed(gen, result, error) if gen == self._gen:
+            case Transcribed(gen, error, result) if gen == self._gen:
                 if self.state is State.TRANSCRIBING:
                     self._transcribed(result, error)
             case Typed(gen, error) if gen == self._gen and self.state is State.TYPING:
@@ -109,7 +111,7 @@ class Controller:
                     self._typing_failed(error)
                 else:
                     self._ready()
-            case Tick() | RecordingEnded() | Transcribed() | Typed():
+            case Tick() | WorkerDone():
                 pass
         self._tick()
 
@@ -165,7 +167,7 @@ class Controller:
         self._timer.start()
         self._meter.arm(True)
         timeout = self.cfg.audio.open_timeout_s
-        self._workers.record(self._gen, recording, session, _stopper(mic), timeout)
+        self._workers.record(RecordingJob(self._gen, recording, session, _stopper(mic), timeout))
 
     def _stop_recording(self) -> None:
         """End of speech (release, toggle press, maximum time): transcribe what was said."""

@@ -16,33 +16,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
 from appliance.controller import Controller
 from appliance.dictation_typer import DictationTyper, Typist
-from appliance.engine import Engine
+from appliance.engine import Engine, ProgressFn
 from appliance.events import Event, StopRequested, Tick, Triggered
-from appliance.health import Health, LevelFn, Microphone, udc_configured
+from appliance.health import Health
 from appliance.notify import Notifier
+from appliance.parts import LevelFn, Microphone, Parts
 from appliance.status import Publisher, State, Status, StatusBus, Topic
 from appliance.ui.button import ButtonEvent
-from appliance.workers import LevelMeter, ProgressFn, ThreadWorkers
+from appliance.workers import LevelMeter, ThreadWorkers
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Parts:
-    """How the daemon gets each part it drives."""
-
-    load_engine: Callable[[ProgressFn], Engine]
-    open_microphone: Callable[[LevelFn], Microphone]
-    open_typist: Callable[[Publisher], Typist]
-    """Given the TEXT topic's publisher: the typist says what it is typing."""
-    host_connected: Callable[[], bool] = udc_configured
 
 
 class Daemon:
@@ -64,9 +53,8 @@ class Daemon:
         meter = LevelMeter(bus.publisher(Topic.LEVEL, "level meter"), clock)
         health = Health(
             bus,
-            open_microphone=parts.open_microphone,
-            open_typist=lambda: parts.open_typist(text),
-            host_connected=parts.host_connected,
+            parts,
+            text=text,
             level=meter,
             gadget_path=cfg.hid.device,
             clock=clock,

@@ -17,6 +17,7 @@ import numpy as np
 from appliance.text import Piece
 
 PieceFn = Callable[[Piece], None]
+ProgressFn = Callable[[float, str], None]  # loading: fraction done, what is happening
 
 
 @dataclass

@@ -23,35 +23,39 @@ class Triggered:
 
 @dataclass(frozen=True)
 class ModelLoaded:
+    """The engine is warm: the first dictation will not wait for it."""
+
     engine: Engine
 
 
 @dataclass(frozen=True)
 class ModelFailed:
-    error: BaseException
+    error: BaseException  # what is wrong with the model, in plain words
 
 
 @dataclass(frozen=True)
-class RecordingEnded:
+class WorkerDone:
+    """A worker ended; ``gen`` is the recording it worked on, ``error`` why it failed."""
+
+    gen: int
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class RecordingEnded(WorkerDone):
     """The recording pump stopped: the tail ended, the maximum length, or the microphone failed."""
 
-    gen: int
-    error: BaseException | None = None
-
 
 @dataclass(frozen=True)
-class Transcribed:
-    gen: int
+class Transcribed(WorkerDone):
+    """The engine finished the recording (``result``), or failed (``error``)."""
+
     result: DictationResult | None = None
-    error: BaseException | None = None
 
 
 @dataclass(frozen=True)
-class Typed:
+class Typed(WorkerDone):
     """The typing worker ended: all typed, stopped by a press, or failed (``error``)."""
-
-    gen: int
-    error: BaseException | None = None
 
 
 @dataclass(frozen=True)

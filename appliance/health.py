@@ -9,47 +9,15 @@ controller asks :meth:`Health.check` and gets the first :class:`Problem`, or Non
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
-
-import numpy as np
 
 from appliance.dictation_typer import Typist
-from appliance.status import StatusBus, Topic
+from appliance.parts import LevelFn, Microphone, Parts
+from appliance.status import Publisher, StatusBus, Topic
 
 log = logging.getLogger(__name__)
-
-LevelFn = Callable[[float], None]
-
-
-class Recording(Protocol):
-    def blocks(self, timeout_s: float = ...) -> Iterator[np.ndarray]: ...
-
-
-class Microphone(Protocol):
-    """What the appliance uses of :class:`appliance.audio.Microphone`."""
-
-    @property
-    def alive(self) -> bool: ...
-    @property
-    def abandoned(self) -> bool:
-        """A vanished device's stream was left open: only a new process can open it again."""
-
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def begin(self) -> Recording: ...
-    def end(self) -> None:
-        """The recording ends after the tail (``audio.tail_s``)."""
-
-    def stop(self) -> None:
-        """The recording ends now (the tail was not needed)."""
-
-    def cancel(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -68,28 +36,6 @@ NO_HOST = Problem(
 HOST_STOPPED = Problem("no_host", "Host not connected", "The computer stopped listening.")
 
 
-def udc_configured(
-    sys_class_udc: str = "/sys/class/udc", gadgets: str = "/sys/kernel/config/usb_gadget"
-) -> bool:
-    """Whether a USB host has configured our gadget.
-
-    The gadget must be bound to a UDC (its ConfigFS ``UDC`` file names one) and that UDC's
-    state must be "configured". The state alone is not enough: after an unbind some UDC
-    drivers (dummy_udc, measured) keep reporting "configured".
-    """
-    bound = set()
-    for udc_file in glob.glob(os.path.join(gadgets, "*", "UDC")):
-        with contextlib.suppress(OSError):
-            name = Path(udc_file).read_text().strip()
-            if name:
-                bound.add(name)
-    for name in bound:
-        with contextlib.suppress(OSError):
-            if Path(sys_class_udc, name, "state").read_text().strip() == "configured":
-                return True
-    return False
-
-
 def microphone_problem(error: BaseException) -> Problem:
     detail = str(error).strip() or "Plug in a USB microphone."
     return Problem("no_microphone", "No microphone", detail[0].upper() + detail[1:])
@@ -101,20 +47,19 @@ class Health:
     def __init__(
         self,
         bus: StatusBus,
+        parts: Parts,
         *,
-        open_microphone: Callable[[LevelFn], Microphone],
-        open_typist: Callable[[], Typist],
-        host_connected: Callable[[], bool] = udc_configured,
+        text: Publisher,
         level: LevelFn,
         gadget_path: str,
         clock: Callable[[], float],
         retry_s: float = 1.0,
     ) -> None:
+        """``text`` goes to the typist it opens; ``level`` to the microphone."""
         self._microphone_topic = bus.publisher(Topic.MICROPHONE, "health")
         self._host_topic = bus.publisher(Topic.HOST, "health")
-        self._open_microphone = open_microphone
-        self._open_typist = open_typist
-        self._host_connected = host_connected
+        self._parts = parts
+        self._text = text
         self._level = level
         self._gadget_path = gadget_path
         self._clock = clock
@@ -174,7 +119,7 @@ class Health:
             if not now and t < self._mic_next_try and self._mic_problem is not None:
                 return self._mic_problem
             try:
-                mic = self._open_microphone(self._level)
+                mic = self._parts.open_microphone(self._level)
                 mic.start()
             except Exception as exc:
                 self._microphone_topic.publish(False)
@@ -193,7 +138,7 @@ class Health:
         if self.typist is not None:
             return None
         try:
-            self.typist = self._open_typist()
+            self.typist = self._parts.open_typist(self._text)
         except FileNotFoundError as exc:
             return Problem(
                 "no_gadget",
@@ -212,7 +157,7 @@ class Health:
 
     def _udc_configured(self) -> bool:
         try:
-            return bool(self._host_connected())
+            return bool(self._parts.host_connected())
         except Exception:
             return False
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from appliance.dictation_typer import TypingJob
-from appliance.engine import DictationResult, Engine, Session
+from appliance.engine import DictationResult, Engine, ProgressFn, Session
 from appliance.events import (
     Event,
     ModelFailed,
@@ -22,28 +23,39 @@ from appliance.events import (
     Transcribed,
     Typed,
 )
-from appliance.health import Recording
+from appliance.parts import Recording
 from appliance.status import Publisher
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[Event], None]
-ProgressFn = Callable[[float, str], None]
 LEVEL_EVERY_S = 0.05
+
+
+@dataclass(frozen=True)
+class RecordingJob:
+    gen: int
+    recording: Recording
+    session: Session
+    stop_audio: Callable[[], None]
+    """Ends the recording now (the session heard enough of the tail)."""
+    timeout_s: float
+    """No block for this long: the microphone is gone."""
+
+    def pump(self) -> None:
+        """The recording's blocks into the session until the recording or the tail ends."""
+        for block in self.recording.blocks(timeout_s=self.timeout_s):
+            self.session.feed(block)
+            if self.session.heard_enough():
+                self.stop_audio()
+                break
 
 
 class Workers(Protocol):
     def load(self) -> None:
         """Load the engine; posts ModelLoaded or ModelFailed."""
 
-    def record(
-        self,
-        gen: int,
-        recording: Recording,
-        session: Session,
-        stop_audio: Callable[[], None],
-        timeout_s: float,
-    ) -> None:
+    def record(self, job: RecordingJob) -> None:
         """Feed the recording to the session until it ends; posts RecordingEnded."""
 
     def finish(self, gen: int, session: Session) -> None:
@@ -54,16 +66,6 @@ class Workers(Protocol):
 
     def wait_typing(self, timeout_s: float) -> None:
         """Until the typing worker has ended (after the job was cancelled)."""
-
-
-def pump(recording: Recording, session: Session, stop_audio: Callable[[], None], timeout_s: float):
-    """The recording's blocks into the session; the tail ends as soon as the session heard
-    enough after the release."""
-    for block in recording.blocks(timeout_s=timeout_s):
-        session.feed(block)
-        if session.heard_enough():
-            stop_audio()
-            break
 
 
 class ThreadWorkers:
@@ -100,21 +102,14 @@ class ThreadWorkers:
 
         self._start("model-load", body)
 
-    def record(
-        self,
-        gen: int,
-        recording: Recording,
-        session: Session,
-        stop_audio: Callable[[], None],
-        timeout_s: float,
-    ) -> None:
+    def record(self, job: RecordingJob) -> None:
         def body() -> None:
             try:
-                pump(recording, session, stop_audio, timeout_s)
+                job.pump()
             except BaseException as exc:
-                self._post(RecordingEnded(gen, exc))
+                self._post(RecordingEnded(job.gen, exc))
                 return
-            self._post(RecordingEnded(gen))
+            self._post(RecordingEnded(job.gen))
 
         self._start("recording", body)
 
@@ -125,7 +120,7 @@ class ThreadWorkers:
             except BaseException as exc:
                 self._post(Transcribed(gen, error=exc))
                 return
-            self._post(Transcribed(gen, result))
+            self._post(Transcribed(gen, result=result))
 
         self._start("finish", body)
 

@@ -14,26 +14,20 @@ from typing import Any
 import numpy as np
 import pytest
 
+from appliance import events as ev
 from appliance.config import Config, with_overrides
 from appliance.controller import Controller
-from appliance.daemon import Daemon, Parts
+from appliance.daemon import Daemon
 from appliance.dictation_typer import DictationTyper, TypingJob
 from appliance.engine import DictationResult, Session
-from appliance.events import (
-    ModelLoaded,
-    RecordingEnded,
-    Tick,
-    Transcribed,
-    Triggered,
-    Typed,
-)
 from appliance.health import Health
 from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
+from appliance.parts import Parts
 from appliance.status import Publisher, State, StatusBus, Topic, TopicTaken
 from appliance.text import Piece
 from appliance.ui.button import ButtonEvent
-from appliance.workers import LevelMeter
+from appliance.workers import LevelMeter, RecordingJob
 
 PRESS, RELEASE, LONG = ButtonEvent.PRESS, ButtonEvent.RELEASE, ButtonEvent.LONG_PRESS
 
@@ -136,8 +130,8 @@ class RecordedWorkers:
     def load(self) -> None:
         self.loads += 1
 
-    def record(self, gen: int, recording: Any, session: Session, stop: Any, timeout: float):
-        self.recording = gen
+    def record(self, job: RecordingJob) -> None:
+        self.recording = job.gen
 
     def finish(self, gen: int, session: Session) -> None:
         self.finishing = (gen, session)
@@ -175,11 +169,16 @@ class Rig:
         text = self.bus.publisher(Topic.TEXT, "typist")
         self.typist = Typist(self.parts.host, "us", text=text)
         meter = LevelMeter(self.bus.publisher(Topic.LEVEL, "level meter"), self.clock)
+        parts = Parts(
+            load_engine=lambda progress: self.engine,
+            open_microphone=lambda level: Mic(self.parts),
+            open_typist=lambda text: self.typist,
+            host_connected=lambda: self.parts.host.connected,
+        )
         self.health = Health(
             self.bus,
-            open_microphone=lambda level: Mic(self.parts),
-            open_typist=lambda: self.typist,
-            host_connected=lambda: self.parts.host.connected,
+            parts,
+            text=text,
             level=meter,
             gadget_path="/dev/hidg0",
             clock=self.clock,
@@ -207,18 +206,18 @@ class Rig:
 
     def later(self, seconds: float) -> None:
         self.clock.t += seconds
-        self.post(Tick())
+        self.post(ev.Tick())
 
     def dictate(self, text: str = "hello there.") -> TypingJob:
         """Press, speak, release, transcribe: the controller is left TYPING."""
         self.engine.text = text
-        self.post(Triggered(PRESS), Triggered(RELEASE))
+        self.post(ev.Triggered(PRESS), ev.Triggered(RELEASE))
         gen = self.workers.recording
         assert gen is not None and self.state is State.TRANSCRIBING
-        self.post(RecordingEnded(gen))
+        self.post(ev.RecordingEnded(gen))
         assert self.workers.finishing is not None
         session = self.workers.finishing[1]
-        self.post(Transcribed(gen, session.finish()))
+        self.post(ev.Transcribed(gen, result=session.finish()))
         assert self.state is State.TYPING and self.workers.typing is not None
         return self.workers.typing[1]
 
@@ -226,12 +225,12 @@ class Rig:
         """The typing worker's part: type the rest, post what happened."""
         assert self.workers.typing is not None
         gen, job, result = self.workers.typing
+        error: HostAbsent | None = None
         try:
             job.type_rest(result)
         except HostAbsent as exc:
-            self.post(Typed(gen, exc))
-            return
-        self.post(Typed(gen))
+            error = exc
+        self.post(ev.Typed(gen, error))
 
     def states(self) -> list[State]:
         return [v for t, v, _ in self.seen if t is Topic.STATE]
@@ -244,7 +243,7 @@ class Rig:
 @pytest.fixture
 def rig() -> Rig:
     r = Rig()
-    r.post(ModelLoaded(r.engine))
+    r.post(ev.ModelLoaded(r.engine))
     assert r.state is State.READY
     return r
 
@@ -266,7 +265,7 @@ def test_a_dictation_goes_through_every_state_in_order(rig: Rig) -> None:
 
 
 def test_elapsed_time_the_warning_and_the_maximum_follow_the_clock(rig: Rig) -> None:
-    rig.post(Triggered(PRESS))
+    rig.post(ev.Triggered(PRESS))
     rig.later(2.0)
     assert rig.last(Topic.ELAPSED) == (2.0, "")
     rig.later(5.5)  # 7.5 s: 2.5 s left, within the 3 s warning
@@ -274,29 +273,29 @@ def test_elapsed_time_the_warning_and_the_maximum_follow_the_clock(rig: Rig) -> 
     assert rig.state is State.RECORDING
     rig.later(2.5)  # 10 s: the maximum
     assert rig.state is State.TRANSCRIBING
-    rig.post(Triggered(RELEASE))  # the late release changes nothing
+    rig.post(ev.Triggered(RELEASE))  # the late release changes nothing
     assert rig.state is State.TRANSCRIBING
 
 
 def test_a_long_press_drops_the_transcription_that_comes_later(rig: Rig) -> None:
-    rig.post(Triggered(PRESS), Triggered(RELEASE))
+    rig.post(ev.Triggered(PRESS), ev.Triggered(RELEASE))
     gen = rig.workers.recording
     assert gen is not None
-    rig.post(RecordingEnded(gen), Triggered(PRESS), Triggered(LONG))
+    rig.post(ev.RecordingEnded(gen), ev.Triggered(PRESS), ev.Triggered(LONG))
     assert rig.state is State.READY and rig.engine.sessions[0].cancelled
-    rig.post(Transcribed(gen, DictationResult(pieces=[Piece("too late")])))
+    rig.post(ev.Transcribed(gen, result=DictationResult(pieces=[Piece("too late")])))
     assert rig.state is State.READY and rig.workers.typing is None
     assert rig.parts.host.reports == []
 
 
 def test_a_press_while_typing_stops_it_and_its_end_is_ignored(rig: Rig) -> None:
     job = rig.dictate("hello there.")
-    rig.post(Triggered(PRESS))
+    rig.post(ev.Triggered(PRESS))
     assert rig.state is State.READY and rig.workers.waited == 1
     rig.type_it()  # the worker wakes up after the cancel: types nothing, its event is stale
     assert rig.state is State.READY and rig.parts.host.text == ""
     assert rig.parts.host.reports[-1:] == [bytes(8)]  # all keys up
-    rig.post(Triggered(RELEASE))
+    rig.post(ev.Triggered(RELEASE))
     assert rig.states().count(State.RECORDING) == 1
     assert job.typed == ""
 
@@ -330,7 +329,7 @@ def test_the_host_going_away_keeps_the_rest_and_types_it_when_it_is_back(rig: Ri
 def test_a_missing_microphone_is_retried_with_back_off() -> None:
     rig = Rig()
     rig.parts.mic_present = False
-    rig.post(ModelLoaded(rig.engine))
+    rig.post(ev.ModelLoaded(rig.engine))
     assert rig.last(Topic.STATE) == (State.ERROR, "No microphone")
     assert rig.last(Topic.MICROPHONE) == (False, "")
     opens = [rig.parts.mic_opens]
@@ -340,15 +339,15 @@ def test_a_missing_microphone_is_retried_with_back_off() -> None:
     # tried at 0, 1, 3, 7 s and then every 10 s at most: not at every probe
     assert opens[-1] <= 5 and opens[1] == 2
     rig.parts.mic_present = True
-    rig.post(Triggered(PRESS))  # a press retries at once
+    rig.post(ev.Triggered(PRESS))  # a press retries at once
     assert rig.state is State.READY and rig.last(Topic.MICROPHONE) == (True, "")
 
 
 def test_nothing_heard_goes_back_to_ready_without_typing(rig: Rig) -> None:
-    rig.post(Triggered(PRESS), Triggered(RELEASE))
+    rig.post(ev.Triggered(PRESS), ev.Triggered(RELEASE))
     gen = rig.workers.recording
     assert gen is not None
-    rig.post(RecordingEnded(gen), Transcribed(gen, DictationResult(pieces=[])))
+    rig.post(ev.RecordingEnded(gen), ev.Transcribed(gen, result=DictationResult(pieces=[])))
     assert rig.state is State.READY and State.TYPING not in rig.states()
 
 

@@ -29,11 +29,12 @@ from luma.core.device import dummy
 
 from appliance.audio import level_of, load_audio
 from appliance.config import Config, with_overrides
-from appliance.daemon import Daemon, Parts
+from appliance.daemon import Daemon
 from appliance.engine import DictationResult
 from appliance.errors import MicrophoneError
 from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
+from appliance.parts import Parts
 from appliance.status import Publisher, State, StatusBus, Topic
 from appliance.text import Piece
 from appliance.ui.button import Button

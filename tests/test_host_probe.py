@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.health import udc_configured
+from appliance.hid.device import udc_configured
 
 
 def tree(tmp_path: Path, *, bound: str, state: str) -> tuple[str, str]:

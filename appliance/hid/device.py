@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import select
 import time
+from pathlib import Path
 
 ABSENT_ERRNOS = frozenset(
     {
@@ -126,3 +128,25 @@ class HidDevice:
             if not data:
                 return latest
             latest = data[0]
+
+
+def udc_configured(
+    sys_class_udc: str = "/sys/class/udc", gadgets: str = "/sys/kernel/config/usb_gadget"
+) -> bool:
+    """Whether a USB host has configured our gadget.
+
+    The gadget must be bound to a UDC (its ConfigFS ``UDC`` file names one) and that UDC's
+    state must be "configured". The state alone is not enough: after an unbind some UDC
+    drivers (dummy_udc, measured) keep reporting "configured".
+    """
+    bound = set()
+    for udc_file in glob.glob(os.path.join(gadgets, "*", "UDC")):
+        with contextlib.suppress(OSError):
+            name = Path(udc_file).read_text().strip()
+            if name:
+                bound.add(name)
+    for name in bound:
+        with contextlib.suppress(OSError):
+            if Path(sys_class_udc, name, "state").read_text().strip() == "configured":
+                return True
+    return False

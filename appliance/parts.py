@@ -1,0 +1,56 @@
+"""The parts the daemon drives, as it needs them: the real ones or a test's fakes.
+
+:func:`appliance.daemon.real_parts` gives the real engine loader, microphone and typist;
+tests pass their own :class:`Parts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from appliance.dictation_typer import Typist
+from appliance.engine import Engine, ProgressFn
+from appliance.hid.device import udc_configured
+from appliance.status import Publisher
+
+LevelFn = Callable[[float], None]
+
+
+class Recording(Protocol):
+    def blocks(self, timeout_s: float = ...) -> Iterator[np.ndarray]: ...
+
+
+class Microphone(Protocol):
+    """What the appliance uses of :class:`appliance.audio.Microphone`."""
+
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def abandoned(self) -> bool:
+        """A vanished device's stream was left open: only a new process can open it again."""
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def begin(self) -> Recording: ...
+    def end(self) -> None:
+        """The recording ends after the tail (``audio.tail_s``)."""
+
+    def stop(self) -> None:
+        """The recording ends now (the tail was not needed)."""
+
+    def cancel(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    """How the daemon gets each part it drives."""
+
+    load_engine: Callable[[ProgressFn], Engine]
+    open_microphone: Callable[[LevelFn], Microphone]
+    open_typist: Callable[[Publisher], Typist]
+    """Given the TEXT topic's publisher: the typist says what it is typing."""
+    host_connected: Callable[[], bool] = udc_configured
