@@ -114,14 +114,29 @@ def run_pipeline(
     *,
     type_while_speaking: bool = False,
 ) -> Timed:
-    pipeline.shaper.reset()
-    if type_while_speaking:
-        return _run_typing_early(pipeline, audio, cfg, realtime, interval_s)
-    session = pipeline.start()
+    """One dictation as the daemon does it: the engine session, and the typing side's
+    ``TypingJob`` (a fresh shaper: no earlier dictation) typing while speaking or at the end."""
+    from appliance.config import with_overrides
+    from appliance.dictation_typer import DictationTyper
+    from appliance.hid import load_layout
+    from appliance.hid.typist import Typist
+
+    host = PacedHost(cfg.hid.layout, interval_s)
+    typist = Typist(host, load_layout(cfg.hid.layout))
+    typing_cfg = with_overrides(cfg, daemon={"type_while_speaking": type_while_speaking})
+    job = DictationTyper(typing_cfg).begin(typist)
+    session = pipeline.start(on_piece=job.on_piece)
     release, tail_s, result = _dictate(session, audio, cfg, realtime)
-    timed = type_timed(result.items, cfg.hid.layout, interval_s, release)
+    t0 = time.perf_counter()
+    job.type_rest(result)
+    type_s = time.perf_counter() - t0
+    end = host.last if host.last is not None else time.perf_counter()
+    first = host.first if host.first is not None else end
+    # Text typed before the release costs the user no wait.
+    timed = Timed(host.text, max(0.0, first - release), max(0.0, end - release))
     timed.stages.update(result.timings)
     timed.stages["tail_s"] = tail_s
+    timed.stages["type_s"] = type_s
     return timed
 
 
@@ -173,28 +188,6 @@ def _tail(session: Any, block: int, speed: float) -> float:
     for chunk in paced(quiet(), speed):
         session.feed(chunk)
     return time.perf_counter() - start
-
-
-def _run_typing_early(
-    pipeline: Any, audio: Any, cfg: Config, realtime: bool | float, interval_s: float
-) -> Timed:
-    from appliance.hid import load_layout
-    from appliance.hid.typist import Typist
-    from appliance.pipeline import EarlyTyper
-
-    host = PacedHost(cfg.hid.layout, interval_s)
-    typist = Typist(host, load_layout(cfg.hid.layout))
-    early = EarlyTyper(pipeline.shaper, typist.type)
-    session = pipeline.start(on_piece=early.put)
-    release, tail_s, result = _dictate(session, audio, cfg, realtime)
-    early.close()
-    end = host.last if host.last is not None else time.perf_counter()
-    first = host.first if host.first is not None else end
-    # Text typed before the release costs the user no wait.
-    timed = Timed(host.text, max(0.0, first - release), max(0.0, end - release))
-    timed.stages.update(result.timings)
-    timed.stages["tail_s"] = tail_s
-    return timed
 
 
 def load_baseline_model(model_dir: Path, cfg: Config) -> Any:

@@ -126,7 +126,9 @@ def type_into_virtual_host(items: list[Any], layout: str) -> tuple[str, int, flo
 def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[str, Any]:
     """The whole pipeline on a file: source -> VAD -> model -> shaping -> reports -> host."""
     from appliance.audio import FileSource
+    from appliance.hid.keys import shown_text
     from appliance.pipeline import Pipeline
+    from appliance.text import TextShaper
 
     t0 = time.perf_counter()
     pipeline = Pipeline.load(cfg)
@@ -138,12 +140,15 @@ def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[s
         session.feed(block)
     feed_s = time.perf_counter() - t_feed
     result = session.finish()
-    typed, reports, type_s = type_into_virtual_host(result.items, cfg.hid.layout)
+    t_shape = time.perf_counter()
+    items = TextShaper(cfg.text).shape(result.pieces)  # as the daemon's dictation_typer does
+    shape_s = time.perf_counter() - t_shape
+    typed, reports, type_s = type_into_virtual_host(items, cfg.hid.layout)
     from appliance.bench import peak_rss_mb
 
     return {
         "typed": typed,
-        "shaped": result.text,
+        "shaped": shown_text(items),
         "pieces": [{"text": p.text, "pause_before_s": p.pause_before_s} for p in result.pieces],
         "dropped": [{"text": t, "reason": r} for t, r in result.dropped],
         "reports": reports,
@@ -154,6 +159,7 @@ def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[s
             "audio_s": result.audio_s,
             "feed_s": feed_s,
             **result.timings,
+            "shape_s": shape_s,
             "type_s": type_s,
         },
     }
@@ -196,6 +202,7 @@ def simulate_mic(cfg: Config, *, as_json: bool) -> int:
 
     from appliance.audio import Microphone
     from appliance.pipeline import Pipeline
+    from appliance.text import TextShaper
 
     pipeline = Pipeline.load(cfg)
     mic = Microphone(cfg.audio)
@@ -217,7 +224,8 @@ def simulate_mic(cfg: Config, *, as_json: bool) -> int:
         result = session.finish()
     finally:
         mic.close()
-    typed, reports, _ = type_into_virtual_host(result.items, cfg.hid.layout)
+    items = TextShaper(cfg.text).shape(result.pieces)
+    typed, reports, _ = type_into_virtual_host(items, cfg.hid.layout)
     if as_json:
         print(json.dumps({"typed": typed, "timings": result.timings}, ensure_ascii=False))
     else:

@@ -79,7 +79,7 @@ def text_to_items(text: str) -> list[TypedItem]:
 def run(args: argparse.Namespace, cfg: Config) -> int:
     from appliance.hid.device import HidDevice, HostAbsent
     from appliance.hid.layout import LayoutError, load_layout
-    from appliance.hid.typist import Typist
+    from appliance.hid.typist import TypeResult, Typist
     from appliance.hid.virtual_host import VirtualHost
 
     hid = cfg.hid
@@ -116,22 +116,21 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         sink = HidDevice(hid.device, hid.write_timeout_s)
     typist = Typist.from_config(replace(hid, layout=hid.layout), sink)
     typist.layout = layout
+    gone: HostAbsent | None = None
     try:
         result = typist.type(text_to_items(text))
-    except HostAbsent as exc:  # pragma: no cover - the typist catches it
-        print(f"type: USB host absent: {exc}", file=sys.stderr)
-        return 1
+    except HostAbsent as exc:  # all keys were released; exc says what was kept
+        gone = exc
+        result = TypeResult(typed=exc.typed)
     finally:
-        close = getattr(sink, "close", None)
-        if close:
-            close()
+        typist.close()
     if args.json:
         import json
 
         out: dict[str, Any] = {
             "typed": result.typed,
-            "pending": result.pending,
-            "host_absent": result.host_absent,
+            "pending": gone.pending if gone else "",
+            "host_absent": gone is not None,
             "skipped": result.skipped,
             "reports": result.reports,
         }
@@ -144,10 +143,8 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             sys.stdout.write("\n")
     if result.skipped:
         log.warning("skipped: %r", "".join(result.skipped))
-    if result.host_absent:
-        print(
-            f"type: USB host absent; {len(result.pending)} characters not typed",
-            file=sys.stderr,
-        )
+    if gone is not None:
+        untyped = len(gone.pending) or len(text) - len(gone.typed)
+        print(f"type: USB host absent ({gone}); {untyped} characters not typed", file=sys.stderr)
         return 1
     return 0

@@ -38,10 +38,12 @@ class HostAbsent(OSError):
     """No USB host is taking reports (unplugged, suspended, gadget unbound, device gone).
 
     The one "host gone" signal: the output raises it, and the typist raises it on after
-    releasing the keys, with what it kept for the host's return (``pending``) and what it
-    could not keep (``lost``, plain words; empty when nothing was lost).
+    releasing the keys, with what reached the host (``typed``), what did not (``pending``:
+    kept for the host's return, or dropped with ``hid.on_host_return: drop``) and, in plain
+    words, what it could not keep (``lost``; empty when it kept it all).
     """
 
+    typed: str = ""
     pending: str = ""
     lost: str = ""
 

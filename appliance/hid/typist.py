@@ -222,6 +222,7 @@ class Typist:
             result.reports = self.reports_written - start_reports
         result.typed = _units_text(units[:done], typed_only=True)
         if gone is not None:
+            gone.typed = result.typed
             self._keep_pending(units[done:], gone)
             raise gone
         return result
@@ -242,6 +243,7 @@ class Typist:
         """Keep (or drop) what the host did not get; ``gone`` tells the caller which."""
         items = _units_items(rest)
         text = keystroke_text(items)
+        gone.pending = text
         if not text:
             return
         if self.on_host_return == "drop":
@@ -257,7 +259,6 @@ class Typist:
             gone.lost = f"only the first {self.pending_max_chars} untyped characters are kept"
             items = _truncate(items, self.pending_max_chars)
         self._pending = items
-        gone.pending = keystroke_text(items)
 
 
 def _units_text(units: Sequence[Unit], *, typed_only: bool = False) -> str:

@@ -19,24 +19,29 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 
 import appliance.daemon as daemon_mod
 from appliance.cli import main
-from appliance.hid.keys import SpecialKey
+from appliance.config import Config
+from appliance.engine import DictationResult, PieceFn
+from appliance.parts import Parts
+from appliance.text import Piece
 
 
 class BridgeSession:
-    def __init__(self, engine: BridgeEngine) -> None:
+    """An engine session whose transcription is done by the host's real pipeline."""
+
+    def __init__(self, engine: BridgeEngine, on_piece: PieceFn | None) -> None:
         self.engine = engine
+        self.on_piece = on_piece
         self.blocks: list[np.ndarray] = []
         self.cancelled = threading.Event()
 
-    def feed(self, block: Any) -> None:
+    def feed(self, block: np.ndarray) -> None:
         self.blocks.append(np.asarray(block, dtype=np.float32))
 
     def cancel(self) -> None:
@@ -48,9 +53,9 @@ class BridgeSession:
     def heard_enough(self) -> bool:
         return False  # the microphone ends the tail after audio.tail_s
 
-    def finish(self) -> Any:
+    def finish(self) -> DictationResult:
         if self.cancelled.is_set():
-            return SimpleNamespace(items=[], cancelled=True)
+            return DictationResult(pieces=[], cancelled=True)
         n = self.engine.next_id()
         audio = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
         tmp = self.engine.dir / f"req-{n}.tmp"
@@ -60,15 +65,15 @@ class BridgeSession:
         t0 = time.monotonic()
         while not resp.exists():
             if self.cancelled.is_set():
-                return SimpleNamespace(items=[], cancelled=True)
+                return DictationResult(pieces=[], cancelled=True)
             if time.monotonic() - t0 > 120:
                 raise RuntimeError("the host's speech engine did not answer")
             time.sleep(0.05)
-        items = [
-            SpecialKey(i["key"]) if "key" in i else str(i["text"])
-            for i in json.loads(resp.read_text())
-        ]
-        return SimpleNamespace(items=items, cancelled=False)
+        pieces = [Piece(p["text"], p["pause_before_s"]) for p in json.loads(resp.read_text())]
+        for piece in pieces:  # the engine contract: every final piece goes to on_piece
+            if self.on_piece is not None:
+                self.on_piece(piece)
+        return DictationResult(pieces=pieces, audio_s=len(audio) / 16000)
 
 
 class BridgeEngine:
@@ -82,19 +87,18 @@ class BridgeEngine:
             self._n += 1
             return self._n
 
-    def start(self, on_piece: Any = None) -> BridgeSession:
-        return BridgeSession(self)
+    def start(self, on_piece: PieceFn | None = None) -> BridgeSession:
+        return BridgeSession(self, on_piece)
 
 
 def install_bridge(directory: Path) -> None:
-    real_build = daemon_mod.build
+    """The daemon's real parts, but the engine is the bridge to the host."""
+    real_parts = daemon_mod.real_parts
 
-    def build(cfg: Any, bus: Any, notifier: Any) -> daemon_mod.Daemon:
-        d = real_build(cfg, bus, notifier)
-        d._load_engine = lambda progress: BridgeEngine(directory)  # type: ignore[assignment, return-value]
-        return d
+    def parts(cfg: Config) -> Parts:
+        return replace(real_parts(cfg), load_engine=lambda progress: BridgeEngine(directory))
 
-    daemon_mod.build = build  # type: ignore[assignment]
+    daemon_mod.real_parts = parts
 
 
 if __name__ == "__main__":

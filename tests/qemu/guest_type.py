@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-from appliance.hid.device import HidDevice
-from appliance.hid.typist import Typist
+from appliance.hid.device import HidDevice, HostAbsent
+from appliance.hid.typist import TypeResult, Typist
 
 GADGET = "/sys/kernel/config/usb_gadget/stt-keyboard/UDC"
 EV_SYN, EV_LED, LED_CAPSL = 0, 0x11, 1
@@ -84,8 +84,18 @@ def set_caps_led(event: str, on: bool) -> None:
         os.close(fd)
 
 
-def result_dict(r: object) -> dict[str, object]:
-    return {k: getattr(r, k) for k in ("typed", "pending", "host_absent", "skipped", "reports")}
+def result_dict(r: TypeResult) -> dict[str, object]:
+    return {
+        "typed": r.typed,
+        "pending": "",
+        "host_absent": False,
+        "skipped": r.skipped,
+        "reports": r.reports,
+    }
+
+
+def gone_dict(exc: HostAbsent) -> dict[str, object]:
+    return {"typed": exc.typed, "pending": exc.pending, "host_absent": True, "lost": exc.lost}
 
 
 def run_type(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore[type-arg]
@@ -122,7 +132,10 @@ def run_unbind(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore
 
     th = threading.Thread(target=unbind)
     th.start()
-    first = typist.type(job["text"])
+    try:
+        first = result_dict(typist.type(job["text"]))
+    except HostAbsent as exc:
+        first = gone_dict(exc)
     th.join()
     cap.stop()
     pending_kept = typist.pending
@@ -133,7 +146,7 @@ def run_unbind(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore
     second = typist.resume()
     cap2.stop()
     return {
-        "first": result_dict(first),
+        "first": first,
         "pending_kept": pending_kept,
         "second": result_dict(second),
     }

@@ -14,8 +14,8 @@ and loading whisper-base in the guest took 9 minutes before the daemon was ready
 beyond the suite's budget. So ``guest_daemon.py`` replaces only the daemon's engine loader with a
 bridge: each recording's audio, as the daemon's microphone captured it, is handed to this test,
 which runs the project's real :class:`Pipeline` (Silero VAD + faster-whisper, same config) on the
-host and hands back the typed items. Everything else — capture, state machine, button, typing,
-error reporting and recovery — is the daemon's own code on the guest kernel.
+host and hands back the transcribed pieces. Everything else — capture, state machine, button,
+shaping, typing, error reporting and recovery — is the daemon's own code on the guest kernel.
 
 Then the host is pulled (the UDC unbound): the daemon logs "Host not connected", recovers when
 the UDC is bound again, and types a second dictation right (its host probe needs the gadget
@@ -105,6 +105,7 @@ class HostEngine:
         from appliance.audio import iter_blocks
         from appliance.hid.keys import shown_text
         from appliance.pipeline import Pipeline, run_blocks
+        from appliance.text import TextShaper
 
         try:
             pipeline = Pipeline.load(self.cfg)
@@ -115,14 +116,16 @@ class HostEngine:
                         continue
                     audio = np.frombuffer(req.read_bytes(), dtype="<f4")
                     result = run_blocks(pipeline, iter_blocks(audio, 512))
-                    items = [
-                        {"text": i} if isinstance(i, str) else {"key": i.value}
-                        for i in result.items
+                    pieces = [
+                        {"text": p.text, "pause_before_s": p.pause_before_s} for p in result.pieces
                     ]
                     tmp = self.directory / f"resp-{n}.tmp"
-                    tmp.write_text(json.dumps(items))
+                    tmp.write_text(json.dumps(pieces))
                     tmp.rename(self.directory / f"resp-{n}.json")
-                    self.answered[n] = (audio, shown_text(result.items))
+                    # The guest's typing side shapes the pieces; for its first dictation
+                    # that is what a fresh shaper makes of them.
+                    shaped = TextShaper(self.cfg.text).shape(result.pieces)
+                    self.answered[n] = (audio, shown_text(shaped))
                 time.sleep(0.05)
         except BaseException as exc:  # reported by the test
             self.errors.append(exc)
