@@ -121,7 +121,7 @@ def find_input_device(pa: Any, wanted: str | int | None) -> dict[str, Any]:
         if int(info.get("maxInputChannels", 0)) > 0:
             inputs.append(info)
     if not inputs:
-        raise MicrophoneError("No microphone: the system lists no audio input device")
+        raise MicrophoneError("the system lists no audio input device")
     names = ", ".join(f"{i['index']}: {i['name']}" for i in inputs)
     if wanted is None or wanted == "":
         try:
@@ -132,11 +132,11 @@ def find_input_device(pa: Any, wanted: str | int | None) -> dict[str, Any]:
         for info in inputs:
             if int(info["index"]) == wanted:
                 return dict(info)
-        raise MicrophoneError(f"No microphone with index {wanted}; inputs are: {names}")
+        raise MicrophoneError(f"none with index {wanted}; inputs are: {names}")
     for info in inputs:
         if str(wanted).lower() in str(info["name"]).lower():
             return dict(info)
-    raise MicrophoneError(f"No microphone matching '{wanted}'; inputs are: {names}")
+    raise MicrophoneError(f"none matching '{wanted}'; inputs are: {names}")
 
 
 class Recording:
@@ -176,7 +176,7 @@ class Recording:
             try:
                 block = self._queue.get(timeout=timeout_s)
             except queue.Empty:
-                raise MicrophoneError("No microphone: no audio arrived (device stalled)") from None
+                raise MicrophoneError("no audio arrived (device stalled)") from None
             if block is None:
                 if self.error is not None:
                     raise self.error
@@ -216,7 +216,7 @@ class Microphone:
             frames = max(1, rate * self.cfg.block_ms // 1000)
             self.device_name = str(info["name"])
             if not alsa_capture_present(self.device_name):
-                raise MicrophoneError(f"No microphone: '{self.device_name}' is gone (unplugged?)")
+                raise MicrophoneError(f"'{self.device_name}' is gone (unplugged?)")
             self._resampler = Resampler(rate, channels)
             try:
                 self._stream = self._pa.open(
@@ -228,9 +228,7 @@ class Microphone:
                     frames_per_buffer=frames,
                 )
             except (OSError, ValueError) as exc:
-                raise MicrophoneError(
-                    f"No microphone: cannot open '{info['name']}': {exc}"
-                ) from exc
+                raise MicrophoneError(f"cannot open '{info['name']}': {exc}") from exc
         except Exception:
             self.close()
             raise
@@ -311,7 +309,7 @@ class Microphone:
             try:
                 raw = self._stream.read(self._frames, exception_on_overflow=False)
             except Exception as exc:  # unplugged: PortAudio raises OSError
-                self.error = MicrophoneError(f"No microphone: capture failed ({exc})")
+                self.error = MicrophoneError(f"capture failed ({exc})")
                 log.error("%s", self.error)
                 self._running.clear()
                 with self._lock:

@@ -9,7 +9,17 @@ class ModelError(RuntimeError):
 
 
 class MicrophoneError(RuntimeError):
-    """No usable microphone: missing, unplugged, or stalled at the driver level."""
+    """No usable microphone: missing, unplugged, or stalled at the driver level.
+
+    ``detail`` says what is wrong and what to do; the message is the headline and the
+    detail, so the OLED shows the two apart without parsing the message.
+    """
+
+    headline = "No microphone"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.headline}: {detail}")
+        self.detail = detail
 
 
 class AudioFileError(RuntimeError):

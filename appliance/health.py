@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.dictation_typer import Typist
+from appliance.errors import MicrophoneError
 from appliance.parts import LevelFn, Microphone, Parts
 from appliance.status import Publisher, StatusBus, Topic
 
@@ -37,7 +38,9 @@ HOST_STOPPED = Problem("no_host", "Host not connected", "The computer stopped li
 
 
 def microphone_problem(error: BaseException) -> Problem:
-    detail = str(error).strip() or "Plug in a USB microphone."
+    """What the OLED says of a failed microphone (a MicrophoneError knows its own detail)."""
+    detail = error.detail if isinstance(error, MicrophoneError) else str(error).strip()
+    detail = detail or "Plug in a USB microphone."
     return Problem("no_microphone", "No microphone", detail[0].upper() + detail[1:])
 
 

@@ -33,7 +33,7 @@ def syslog_priority(levelno: int) -> int:
 
 
 class JournalFormatter(logging.Formatter):
-    """``<3>appliance.daemon: No microphone``: journald reads the priority from the prefix."""
+    """``<3>appliance.controller: No microphone``: journald reads the priority from the prefix."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -165,9 +165,9 @@ def test_device_chosen_by_name_substring_or_index() -> None:
     assert find_input_device(pa, "usb pnp")["index"] == 1
     assert find_input_device(pa, 1)["index"] == 1
     assert find_input_device(pa, None)["index"] == 1
-    with pytest.raises(MicrophoneError, match=r"No microphone matching 'ReSpeaker'.*USB PnP"):
+    with pytest.raises(MicrophoneError, match=r"No microphone: none matching 'ReSpeaker'.*USB PnP"):
         find_input_device(pa, "ReSpeaker")
-    with pytest.raises(MicrophoneError, match="No microphone with index 0"):
+    with pytest.raises(MicrophoneError, match="No microphone: none with index 0"):
         find_input_device(pa, 0)
 
 

@@ -103,7 +103,7 @@ class FakeMic:
 
     def start(self) -> None:
         if not self.world.mic_present:
-            raise MicrophoneError("No microphone: the system lists no audio input device")
+            raise MicrophoneError("the system lists no audio input device")
         self.running = True
         threading.Thread(target=self._capture, daemon=True).start()
 
@@ -114,7 +114,7 @@ class FakeMic:
                 self.running = False
                 with self.lock:
                     if self.rec is not None:
-                        self.rec.close(MicrophoneError("No microphone: capture failed"))
+                        self.rec.close(MicrophoneError("capture failed"))
                 return
             block = self.audio[pos : pos + 512]
             pos = (pos + 512) % (len(self.audio) - 512)

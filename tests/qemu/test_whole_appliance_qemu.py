@@ -281,7 +281,7 @@ def test_host_pulled_reported_and_recovers(appliance: tuple[Appliance, HostEngin
     mark = len(app.lines())
     app.sh(f"echo '' > {UDC}")
     try:
-        app.wait_log(r"ERROR appliance\.daemon: Host not connected", after=mark, timeout_s=30)
+        app.wait_log(r"ERROR appliance\.controller: Host not connected", after=mark, timeout_s=30)
     finally:
         print("\nUDC state after unbind:", app.vm.run("cat /sys/class/udc/*/state")[1])
         app.sh(f"echo dummy_udc.0 > {UDC}")
@@ -309,7 +309,7 @@ def test_microphone_pull_detected(appliance: tuple[Appliance, HostEngine]) -> No
     app, _ = appliance
     mark = len(app.lines())
     app.sh(f"echo snd_aloop.0 > {ALOOP}/unbind")
-    app.wait_log(r"WARNING appliance\.daemon: microphone stopped delivering audio", after=mark,
+    app.wait_log(r"WARNING appliance\.health: microphone stopped delivering audio", after=mark,
                  timeout_s=30)  # fmt: skip
 
 
@@ -318,7 +318,7 @@ def test_microphone_reported_and_recovers(appliance: tuple[Appliance, HostEngine
     cannot reopen audio in the same process) and the restart systemd does finds it again."""
     app, _ = appliance
     try:
-        app.wait_log(r"ERROR appliance\.daemon: No microphone: It was unplugged", timeout_s=20)
+        app.wait_log(r"ERROR appliance\.controller: No microphone: It was unplugged", timeout_s=20)
         app.wait_log(r"state: stopped", timeout_s=20)
         app.sh(  # the process ends by itself (exit code 75, for Restart=on-failure)
             "p=$(cat /tmp/stt-daemon.pid); for i in $(seq 100); do "
