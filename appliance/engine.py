@@ -47,4 +47,9 @@ class Session(Protocol):
 
 class Engine(Protocol):
     def start(self, on_piece: PieceFn | None = None) -> Session:
-        """A new recording; ``on_piece`` hears each piece as soon as it is known."""
+        """A new recording; ``on_piece`` hears each piece as soon as it is known.
+
+        With ``on_piece`` every final piece goes through it, in order (the typing side
+        types from it). It is called from the engine's threads, while the engine keeps the
+        pieces in order, so it must only hand the piece on (a queue), never block.
+        """

@@ -40,6 +40,7 @@ from appliance.asr import (
     reject_reason,
 )
 from appliance.audio import SAMPLE_RATE
+from appliance.config import AsrConfig
 from appliance.plausibility import Heard, doubts, repeated_phrase
 from appliance.vad import quiet_after
 
@@ -111,6 +112,97 @@ class Candidate:
     decoded: Decoded | None = None  # the decode it came from, for the guards
 
 
+def may_commit(cfg: AsrConfig, decoded: Decoded, spoken: list[SpokenWord], first: bool) -> bool:
+    """Words are committed only from a decode that passes every guard; ``first``: nothing
+    of the segment is committed yet."""
+    keys = [u.key for u in spoken]
+    if reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob):
+        return False
+    if collapse_repeats(decoded.text) != decoded.text or repeated_phrase(keys, 3):
+        return False
+    if first:
+        # "Thank ..." may be the start of a phrase Whisper invents on noise.
+        heard = " ".join(keys)
+        for phrase in cfg.phantom_phrases:
+            if normalise_words(phrase).startswith(heard):
+                return False
+    return True
+
+
+def candidate_of(decoded: Decoded, offset_s: float = 0.0) -> Candidate:
+    """A decode as a final text, with where its last word ends."""
+    ends = [w.end_s for w in decoded.words if normalise_words(w.text)]
+    return Candidate(decoded.tokens, offset_s + max(ends) if ends else None, decoded)
+
+
+def overlap_cut(spoken: list[SpokenWord], first_forced: int) -> tuple[int, int]:
+    """Where to decode from to redo only the end: (token split, audio sample). The words
+    from ``first_forced`` on are forced again, the tokens before the split are context."""
+    split = spoken[first_forced - 1].end_token
+    cut = max(0, int((spoken[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
+    return split, cut
+
+
+def accept(
+    transcriber: Transcriber, language: str, candidate: Candidate, committed: list[int]
+) -> tuple[str, list[tuple[str, str]]]:
+    """The candidate's text, or the committed words alone if the guards reject it."""
+    decoded = candidate.decoded
+    if decoded is not None and decoded.text and not committed:
+        cfg = transcriber.cfg
+        reason = reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob)
+        if reason:
+            log.info("dropped %r: %s", decoded.text, reason)
+            return "", [(decoded.text, reason)]
+    tokens = candidate.tokens
+    if tokens[: len(committed)] != committed:  # cannot happen with a forced prefix
+        log.warning("final decode does not start with the committed words")
+        tokens = committed
+    return transcriber.detokenize(tokens, language), []
+
+
+def decode_after_committed(
+    transcriber: Transcriber,
+    language: str,
+    audio: np.ndarray,
+    committed: list[int],
+    spoken: list[SpokenWord],
+) -> tuple[Decoded, list[SpokenWord]] | None:
+    """Decode only the audio from a little before the last ``OVERLAP_WORDS`` committed
+    words (forced again; the words before them are Whisper's previous text, read in one
+    pass). The cost of a decode then stays the same however long the segment grows, so
+    streaming keeps up with the speaker. None while too few words are committed.
+
+    Returns the decode as if of the whole segment (all tokens, times from its start).
+    """
+    first_forced = len(spoken) - OVERLAP_WORDS
+    if first_forced < 1 or spoken[-1].end_token != len(committed):
+        return None
+    split, cut = overlap_cut(spoken, first_forced)
+    part = transcriber.decode_window(
+        audio[cut:],
+        language,
+        context=committed[:split],
+        prefix=committed[split:],
+        beam_size=UPDATE_BEAM_SIZE,
+        with_words=True,
+    )
+    shift = cut / SAMPLE_RATE
+    words = [WordTime(w.text, w.tokens, w.start_s + shift, w.end_s + shift) for w in part.words]
+    tokens = committed[:split] + part.tokens
+    later = [
+        SpokenWord(u.key, u.end_token + split, u.start_s, u.end_s) for u in spoken_words(words)
+    ]
+    whole = Decoded(
+        tokens=tokens,
+        text=transcriber.detokenize(tokens, language),
+        no_speech_prob=part.no_speech_prob,
+        avg_logprob=part.avg_logprob,
+        words=words,
+    )
+    return whole, spoken[:first_forced] + later
+
+
 class SegmentStream:
     """One VAD segment, transcribed while it grows.
 
@@ -148,7 +240,9 @@ class SegmentStream:
         with self._lock:
             prefix = list(self.committed)
             committed_words = list(self._committed_words)
-        trimmed = self._decode_after_committed(audio, prefix, committed_words)
+        trimmed = decode_after_committed(
+            self.transcriber, self.language, audio, prefix, committed_words
+        )
         if trimmed is not None:
             decoded, spoken = trimmed
         else:
@@ -171,7 +265,7 @@ class SegmentStream:
                 return False
             if len(audio) < MIN_COMMIT_AUDIO_S * SAMPLE_RATE:
                 return False
-            if not self._may_commit(decoded, spoken):
+            if not may_commit(self.transcriber.cfg, decoded, spoken, not self.committed):
                 return False
             n = min([agreed_length(p, keys) for p in previous] + [len(spoken) - 1])
             limit = len(audio) / SAMPLE_RATE - self.hold_back_s
@@ -182,60 +276,6 @@ class SegmentStream:
             self.committed = decoded.tokens[: spoken[n - 1].end_token]
             self._committed_words = spoken[:n]
         log.debug("committed %r", self.committed_text)
-        return True
-
-    def _decode_after_committed(
-        self, audio: np.ndarray, committed: list[int], spoken: list[SpokenWord]
-    ) -> tuple[Decoded, list[SpokenWord]] | None:
-        """Decode only the audio from a little before the last ``OVERLAP_WORDS`` committed
-        words (forced again; the words before them are Whisper's previous text, read in one
-        pass). The cost of a decode then stays the same however long the segment grows, so
-        streaming keeps up with the speaker. None while too few words are committed.
-
-        Returns the decode as if of the whole segment (all tokens, times from its start).
-        """
-        first_forced = len(spoken) - OVERLAP_WORDS
-        if first_forced < 1 or spoken[-1].end_token != len(committed):
-            return None
-        split = spoken[first_forced - 1].end_token
-        cut = max(0, int((spoken[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
-        part = self.transcriber.decode_window(
-            audio[cut:],
-            self.language,
-            context=committed[:split],
-            prefix=committed[split:],
-            beam_size=UPDATE_BEAM_SIZE,
-            with_words=True,
-        )
-        shift = cut / SAMPLE_RATE
-        words = [WordTime(w.text, w.tokens, w.start_s + shift, w.end_s + shift) for w in part.words]
-        tokens = committed[:split] + part.tokens
-        later = [
-            SpokenWord(u.key, u.end_token + split, u.start_s, u.end_s) for u in spoken_words(words)
-        ]
-        whole = Decoded(
-            tokens=tokens,
-            text=self.transcriber.detokenize(tokens, self.language),
-            no_speech_prob=part.no_speech_prob,
-            avg_logprob=part.avg_logprob,
-            words=words,
-        )
-        return whole, spoken[:first_forced] + later
-
-    def _may_commit(self, decoded: Decoded, spoken: list[SpokenWord]) -> bool:
-        """Words are committed only from a decode that passes every guard."""
-        cfg = self.transcriber.cfg
-        keys = [u.key for u in spoken]
-        if reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob):
-            return False
-        if collapse_repeats(decoded.text) != decoded.text or repeated_phrase(keys, 3):
-            return False
-        if not self.committed:
-            # "Thank ..." may be the start of a phrase Whisper invents on noise.
-            heard = " ".join(keys)
-            for phrase in cfg.phantom_phrases:
-                if normalise_words(phrase).startswith(heard):
-                    return False
         return True
 
     def finish(self, audio: np.ndarray, heard: Heard) -> FinalText:
@@ -271,18 +311,18 @@ class SegmentStream:
                 "none" if ahead is None else f"heard {ahead[1]}, speech to {speech_end}",
             )
             candidate = self._end_candidate(audio, committed, last, speech_end)
-        text, dropped = self._accept(candidate, committed)
+        text, dropped = accept(self.transcriber, self.language, candidate, committed)
         earlier = len(last[2]) if last is not None else 0
         why = doubts(text, heard, last_word_end_s=candidate.last_word_end_s, earlier_words=earlier)
         redone = ""
         if why:
-            safe = self._candidate(
+            safe = candidate_of(
                 self.transcriber.decode_window(
                     audio, self.language, prefix=committed, frames=FULL_WINDOW, with_words=True
                 )
             )
             self.decodes += 1
-            safe_text, safe_dropped = self._accept(safe, committed)
+            safe_text, safe_dropped = accept(self.transcriber, self.language, safe, committed)
             safe_why = doubts(
                 safe_text, heard, last_word_end_s=safe.last_word_end_s, earlier_words=earlier
             )
@@ -330,7 +370,7 @@ class SegmentStream:
         its end decoded after the committed words, else all of it (committed forced)."""
         if last is not None and speech_end is not None and last[1] >= speech_end + HEARD_PAUSE:
             self.reused = True
-            return self._candidate(last[0])
+            return candidate_of(last[0])
         if last is not None and committed:
             rest = self._decode_rest(audio, committed, last)
             if rest is not None:
@@ -339,28 +379,7 @@ class SegmentStream:
             audio, self.language, prefix=committed, with_words=True
         )
         self.decodes += 1
-        return self._candidate(decoded)
-
-    def _candidate(self, decoded: Decoded, offset_s: float = 0.0) -> Candidate:
-        ends = [w.end_s for w in decoded.words if normalise_words(w.text)]
-        return Candidate(decoded.tokens, offset_s + max(ends) if ends else None, decoded)
-
-    def _accept(
-        self, candidate: Candidate, committed: list[int]
-    ) -> tuple[str, list[tuple[str, str]]]:
-        """The candidate's text, or the committed words alone if the guards reject it."""
-        decoded = candidate.decoded
-        if decoded is not None and decoded.text and not committed:
-            cfg = self.transcriber.cfg
-            reason = reject_reason(cfg, decoded.text, decoded.no_speech_prob, decoded.avg_logprob)
-            if reason:
-                log.info("dropped %r: %s", decoded.text, reason)
-                return "", [(decoded.text, reason)]
-        tokens = candidate.tokens
-        if tokens[: len(committed)] != committed:  # cannot happen with a forced prefix
-            log.warning("final decode does not start with the committed words")
-            tokens = committed
-        return self.transcriber.detokenize(tokens, self.language), []
+        return candidate_of(decoded)
 
     def _decode_rest(
         self, audio: np.ndarray, committed: list[int], last: tuple[Decoded, int, list[SpokenWord]]
@@ -380,8 +399,7 @@ class SegmentStream:
         first_forced = done - OVERLAP_WORDS
         if first_forced < 1:
             return None
-        split = spoken[first_forced - 1].end_token
-        cut = max(0, int((spoken[first_forced].start_s - OVERLAP_MARGIN_S) * SAMPLE_RATE))
+        split, cut = overlap_cut(spoken, first_forced)
         decoded = self.transcriber.decode_window(
             audio[cut:],
             self.language,
@@ -412,7 +430,7 @@ class SegmentStream:
                 len(audio) / SAMPLE_RATE,
             )
             return None
-        rest = self._candidate(decoded, cut / SAMPLE_RATE)
+        rest = candidate_of(decoded, cut / SAMPLE_RATE)
         return Candidate(committed + new, rest.last_word_end_s)
 
 
