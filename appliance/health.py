@@ -105,8 +105,8 @@ class Health:
         mic = self.microphone
         if mic is not None and not mic.alive:
             log.warning("microphone stopped delivering audio")
-            abandoned = mic.abandoned
             self._close_microphone()
+            abandoned = mic.abandoned  # known once close() has tried: after it
             self._microphone_topic.publish(False)
             if abandoned:
                 # PortAudio cannot drop a vanished device in this process (closing it

@@ -31,7 +31,8 @@ class Microphone(Protocol):
     def alive(self) -> bool: ...
     @property
     def abandoned(self) -> bool:
-        """A vanished device's stream was left open: only a new process can open it again."""
+        """After close(): a vanished device's stream was left open, so only a new process
+        can open it again."""
 
     def start(self) -> None: ...
     def close(self) -> None: ...

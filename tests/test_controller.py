@@ -55,11 +55,10 @@ class Host(VirtualHost):
 
 
 class Mic:
-    abandoned = False
-
     def __init__(self, parts: FakeParts) -> None:
         self.parts = parts
         self.ended = self.cancelled = 0
+        self.abandoned = False
 
     @property
     def alive(self) -> bool:
@@ -71,7 +70,8 @@ class Mic:
             raise OSError("the system lists no audio input device")
 
     def close(self) -> None:
-        pass
+        # As PortAudio's: a device that vanished while open cannot be closed in-process.
+        self.abandoned = not self.parts.mic_present
 
     def begin(self) -> Any:
         return object()
@@ -145,6 +145,8 @@ class RecordedWorkers:
 
 @dataclass
 class FakeParts:
+    """The physical parts the tests plug and unplug."""
+
     mic_present: bool = True
     mic_opens: int = 0
     host: Host = field(default_factory=Host)
@@ -403,3 +405,10 @@ def test_button_rules(event, state, ptt, armed, action, armed_after) -> None:
 
     got, after = decide(event, state, push_to_talk=ptt, stop_on_release=armed)
     assert (got.value, after) == (action, armed_after)
+
+
+def test_a_microphone_that_vanished_in_use_restarts_the_process(rig: Rig) -> None:
+    rig.parts.mic_present = False  # unplugged while open
+    rig.later(1.0)
+    assert rig.last(Topic.STATE) == (State.ERROR, "No microphone")
+    assert rig.controller.wants_exit and rig.controller.exit_code == 75
