@@ -18,7 +18,6 @@ DO_VENV=1
 DO_MODEL=1
 DO_APT=1
 WANT_OLED=0
-TORCH_VERSION=${TORCH_VERSION:-2.13.0}
 BEGIN="# >>> stt-keyboard (managed by scripts/install.sh; remove with scripts/uninstall.sh)"
 END="# <<< stt-keyboard"
 APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon0 xkb-data i2c-tools swig"
@@ -215,13 +214,13 @@ done
 if [ "$DO_VENV" = 1 ]; then
     say "virtual environment $OPT/venv (this takes a while on a Pi)"
     [ -x "$OPT/venv/bin/python" ] || python3 -m venv "$OPT/venv"
-    # torch first and pinned: silero-vad needs it, and an unpinned one may pull CUDA builds.
-    "$OPT/venv/bin/pip" install -q "torch==$TORCH_VERSION"
+    # The VAD's model file without its torch requirement (requirements/vad.txt says why).
+    "$OPT/venv/bin/pip" install -q --no-deps -r "$SRC/requirements/vad.txt"
     extras=""
     [ -n "$PI" ] && extras="[pi]"
     "$OPT/venv/bin/pip" install -q "$SRC$extras"
 else
-    echo "python3 -m venv /opt/stt-keyboard/venv && /opt/stt-keyboard/venv/bin/pip install torch==$TORCH_VERSION ${SRC}[pi]" >>"$PLAN"
+    echo "python3 -m venv /opt/stt-keyboard/venv && /opt/stt-keyboard/venv/bin/pip install --no-deps -r ${SRC}/requirements/vad.txt && /opt/stt-keyboard/venv/bin/pip install ${SRC}[pi]" >>"$PLAN"
 fi
 mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/local/sbin"
 ln -sf /opt/stt-keyboard/venv/bin/stt-keyboard "$ROOT/usr/local/bin/stt-keyboard"

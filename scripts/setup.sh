@@ -26,11 +26,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 stamp="$VENV/.stt-keyboard-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    # torch first, pinned: silero-vad depends on it, and an unpinned torch resolves to a
-    # multi-GB CUDA build on x86. 2.13.0 is a CPU build here (local wheel) and on aarch64.
-    "$VENV/bin/pip" install -q "torch==2.13.0"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/vad.txt -nt "$stamp" ]; then
+    # The VAD's model file without its torch requirement (requirements/vad.txt says why).
+    "$VENV/bin/pip" install -q --no-deps -r requirements/vad.txt
     "$VENV/bin/pip" install -q -e ".[test]"
+    # Tests only: torch runs silero-vad's own loader, to prove our ONNX runner gives the same
+    # output. Pinned: an unpinned torch resolves to a multi-GB CUDA build on x86; 2.13.0 is a
+    # CPU build here (a local wheel) and on aarch64. The device's venv has no torch.
+    "$VENV/bin/pip" install -q "torch==2.13.0"
     touch "$stamp"
 fi
 
