@@ -9,25 +9,28 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import queue
-import re
+import select
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import soxr
 
+from appliance import capture_process
 from appliance.config import AudioConfig
 from appliance.errors import AudioFileError, MicrophoneError
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-_ABANDONED: list[tuple[Any, Any]] = []  # streams of vanished devices (see Microphone.close)
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
@@ -113,32 +116,6 @@ class Resampler:
         return self._stream.resample_chunk(samples, last=last)
 
 
-def find_input_device(pa: Any, wanted: str | int | None) -> dict[str, Any]:
-    """The PyAudio device info for a name substring, an index, or the default input."""
-    inputs = []
-    for index in range(pa.get_device_count()):
-        info = pa.get_device_info_by_index(index)
-        if int(info.get("maxInputChannels", 0)) > 0:
-            inputs.append(info)
-    if not inputs:
-        raise MicrophoneError("the system lists no audio input device")
-    names = ", ".join(f"{i['index']}: {i['name']}" for i in inputs)
-    if wanted is None or wanted == "":
-        try:
-            return dict(pa.get_default_input_device_info())
-        except OSError:
-            return dict(inputs[0])
-    if isinstance(wanted, int):
-        for info in inputs:
-            if int(info["index"]) == wanted:
-                return dict(info)
-        raise MicrophoneError(f"none with index {wanted}; inputs are: {names}")
-    for info in inputs:
-        if str(wanted).lower() in str(info["name"]).lower():
-            return dict(info)
-    raise MicrophoneError(f"none matching '{wanted}'; inputs are: {names}")
-
-
 class Recording:
     """One button press worth of audio: pre-roll, live blocks, then the tail; bounded."""
 
@@ -185,13 +162,24 @@ class Recording:
 
 
 class Microphone:
-    """Continuous capture into a pre-roll ring; recordings tap into the live stream."""
+    """Continuous capture into a pre-roll ring; recordings tap into the live stream.
 
-    def __init__(self, cfg: AudioConfig, *, level_callback: Callable[[float], None] | None = None):
+    The capture itself runs in a child process (:mod:`appliance.capture_process`): a device
+    that vanishes takes only that process down, and the next Microphone opens it again.
+    """
+
+    def __init__(
+        self,
+        cfg: AudioConfig,
+        *,
+        level_callback: Callable[[float], None] | None = None,
+        command: Sequence[str] | None = None,
+    ):
+        """``command``: what runs the capture process (tests run it with a fake PortAudio)."""
         self.cfg = cfg
         self._level_callback = level_callback
-        self._pa: Any = None
-        self._stream: Any = None
+        self._command = list(command or [sys.executable, "-m", "appliance.capture_process"])
+        self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
         self._lock = threading.Lock()
@@ -201,68 +189,83 @@ class Microphone:
         self._tail_deadline: float | None = None
         self.device_name = ""
         self.error: Exception | None = None
-        self.abandoned = False  # a vanished device's stream was left open (see close)
         self._last_block = 0.0
 
     # -- lifecycle
     def start(self) -> None:
-        import pyaudio  # only the microphone path needs PortAudio
-
-        self._pa = pyaudio.PyAudio()
+        request = {
+            "device": self.cfg.device,
+            "rate": self.cfg.rate,
+            "channels": self.cfg.channels,
+            "block_ms": self.cfg.block_ms,
+        }
         try:
-            info = find_input_device(self._pa, self.cfg.device)
-            rate = int(self.cfg.rate or info.get("defaultSampleRate") or SAMPLE_RATE)
-            channels = min(self.cfg.channels or 1, int(info["maxInputChannels"]))
-            frames = max(1, rate * self.cfg.block_ms // 1000)
-            self.device_name = str(info["name"])
-            if not alsa_capture_present(self.device_name):
-                raise MicrophoneError(f"'{self.device_name}' is gone (unplugged?)")
-            self._resampler = Resampler(rate, channels)
-            try:
-                self._stream = self._pa.open(
-                    format=pyaudio.paInt16,
-                    channels=channels,
-                    rate=rate,
-                    input=True,
-                    input_device_index=int(info["index"]),
-                    frames_per_buffer=frames,
-                )
-            except (OSError, ValueError) as exc:
-                raise MicrophoneError(f"cannot open '{info['name']}': {exc}") from exc
+            self._child = subprocess.Popen(
+                [*self._command, json.dumps(request)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise MicrophoneError(f"cannot start the capture process ({exc})") from exc
+        try:
+            info = self._first_message()
         except Exception:
             self.close()
             raise
-        self._frames = frames
+        self.device_name = str(info["name"])
+        self._resampler = Resampler(int(info["rate"]), int(info["channels"]))
         self._running.set()
         self._last_block = time.monotonic()
         self._thread = threading.Thread(target=self._capture, name="microphone", daemon=True)
         self._thread.start()
-        log.info("microphone '%s' at %d Hz, %d channel(s)", self.device_name, rate, channels)
+        log.info(
+            "microphone '%s' at %d Hz, %d channel(s)",
+            self.device_name,
+            int(info["rate"]),
+            int(info["channels"]),
+        )
+
+    def _first_message(self) -> dict[str, Any]:
+        """The capture process's answer: the device it opened, or why it could not."""
+        assert self._child is not None and self._child.stdout is not None
+        timeout = max(self.cfg.open_timeout_s, 10.0)  # a Pi starts Python slowly
+        ready, _, _ = select.select([self._child.stdout], [], [], timeout)
+        if not ready:
+            raise MicrophoneError(f"the microphone did not open within {timeout:.0f} s")
+        kind, payload = _read_message(self._child.stdout)
+        if kind == capture_process.INFO:
+            return dict(json.loads(payload))
+        raise self._child_error(kind, payload)
+
+    def _child_error(self, kind: bytes | None, payload: bytes) -> MicrophoneError:
+        if kind == capture_process.ERROR:
+            return MicrophoneError(str(json.loads(payload)["detail"]))
+        code = self._child.poll() if self._child is not None else None
+        how = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+        return MicrophoneError(f"capture failed (the capture process ended: {how})")
 
     def close(self) -> None:
         self._running.clear()
+        child, self._child = self._child, None
+        if child is not None:
+            with contextlib.suppress(OSError):
+                if child.stdin is not None:
+                    child.stdin.close()  # the process ends by itself
+            try:
+                child.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:  # hung in the driver
+                child.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=2.0)
+            if child.stdout is not None:
+                child.stdout.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
-        stalled = self._thread is not None and self._thread.is_alive()
-        if (self.error is not None or stalled) and self._stream is not None:
-            # The device vanished under the stream (the read failed, or it still hangs).
-            # Closing it makes PortAudio/ALSA crash the whole process (measured: snd-aloop
-            # disconnected in the QEMU test), so the dead stream is kept, never closed; a
-            # new Microphone opens the device again.
-            _ABANDONED.append((self._stream, self._pa))
-            self._stream = self._pa = None
-            self.abandoned = True
-        for closer in (
-            lambda: self._stream and self._stream.stop_stream(),
-            lambda: self._stream and self._stream.close(),
-            lambda: self._pa and self._pa.terminate(),
-        ):
-            with contextlib.suppress(Exception):  # a vanished device may fail to close
-                closer()
-        self._stream = self._pa = None
         with self._lock:
             if self._recording is not None:
                 self._recording.close(self.error)
+                self._recording = None
 
     @property
     def alive(self) -> bool:
@@ -304,54 +307,63 @@ class Microphone:
 
     # -- capture thread
     def _capture(self) -> None:
-        keep = int(self.cfg.preroll_s * SAMPLE_RATE)
+        child = self._child
+        assert child is not None and child.stdout is not None
+        stdout = child.stdout
         while self._running.is_set():
             try:
-                raw = self._stream.read(self._frames, exception_on_overflow=False)
-            except Exception as exc:  # unplugged: PortAudio raises OSError
-                self.error = MicrophoneError(f"capture failed ({exc})")
-                log.error("%s", self.error)
-                self._running.clear()
-                with self._lock:
-                    if self._recording is not None:
-                        self._recording.close(self.error)
-                        self._recording = None
+                kind, payload = _read_message(stdout)
+            except (OSError, ValueError):
+                kind, payload = None, b""  # closed by close()
+            if kind != capture_process.AUDIO:
+                if not self._running.is_set():
+                    return  # closed on purpose
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=1.0)
+                self._failed(self._child_error(kind, payload))
                 return
             self._last_block = time.monotonic()
-            block = self._resampler(raw)
-            if not len(block):
-                continue
-            if self._level_callback is not None:
-                self._level_callback(level_of(block))
-            with self._lock:
-                rec = self._recording
-                if rec is not None:
-                    rec._push(block)
-                    if self._tail_deadline is not None and time.monotonic() >= self._tail_deadline:
-                        rec.close()
-                        self._recording = None
-                        self._tail_deadline = None
-                self._preroll.append(block)
-                self._preroll_samples += len(block)
-                while self._preroll and self._preroll_samples - len(self._preroll[0]) >= keep:
-                    self._preroll_samples -= len(self._preroll.popleft())
+            self._deliver(self._resampler(payload))
+
+    def _failed(self, error: MicrophoneError) -> None:
+        self.error = error
+        log.error("%s", error)
+        self._running.clear()
+        with self._lock:
+            if self._recording is not None:
+                self._recording.close(error)
+                self._recording = None
+
+    def _deliver(self, block: np.ndarray) -> None:
+        if not len(block):
+            return
+        if self._level_callback is not None:
+            self._level_callback(level_of(block))
+        keep = int(self.cfg.preroll_s * SAMPLE_RATE)
+        with self._lock:
+            rec = self._recording
+            if rec is not None:
+                rec._push(block)
+                if self._tail_deadline is not None and time.monotonic() >= self._tail_deadline:
+                    rec.close()
+                    self._recording = None
+                    self._tail_deadline = None
+            self._preroll.append(block)
+            self._preroll_samples += len(block)
+            while self._preroll and self._preroll_samples - len(self._preroll[0]) >= keep:
+                self._preroll_samples -= len(self._preroll.popleft())
 
 
-_ALSA_HW = re.compile(r"\(hw:(\d+),(\d+)\)")
-
-
-def alsa_capture_present(device_name: str, proc_asound: str = "/proc/asound") -> bool:
-    """Whether the ALSA capture device behind a PortAudio name ("… (hw:1,0)") still exists.
-
-    PortAudio keeps the device list it read at start-up, and opening a card that has since
-    disappeared aborts the process inside PortAudio (measured), so a vanished card is
-    checked for first. Names without an ALSA hw address (PulseAudio, "default") pass.
-    """
-    match = _ALSA_HW.search(device_name)
-    if match is None or not Path(proc_asound).is_dir():
-        return True
-    card, device = match.groups()
-    return Path(proc_asound, f"card{card}", f"pcm{device}c").exists()
+def _read_message(stream: IO[bytes]) -> tuple[bytes | None, bytes]:
+    """One framed message from the capture process; (None, b"") at its end."""
+    header = stream.read(capture_process.HEADER.size)
+    if len(header) < capture_process.HEADER.size:
+        return None, b""
+    kind, size = capture_process.HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None, b""
+    return kind, payload
 
 
 def level_of(block: np.ndarray) -> float:

@@ -43,7 +43,6 @@ from appliance.workers import LevelMeter, RecordingJob, Workers
 
 log = logging.getLogger(__name__)
 
-EXIT_RESTART = 75  # EX_TEMPFAIL: systemd restarts the service (Restart=on-failure)
 STOP_TYPING_WAIT_S = 5.0
 
 
@@ -74,8 +73,6 @@ class Controller:
         self._notifier = notifier
         self.state = State.STARTING
         self.problem: Problem | None = None
-        self.exit_code = 0
-        self.wants_exit = False  # a problem only a new process fixes
         self._engine: Engine | None = None
         self._gen = 0  # recording generation: events of a cancelled one are dropped
         self._session: Session | None = None
@@ -120,7 +117,7 @@ class Controller:
         self._abort_recording()
         self._stop_typing()
 
-    def shutdown(self) -> int:
+    def shutdown(self) -> None:
         self._stopping = True
         self._notifier.stopping()
         log.info("stopping")
@@ -129,7 +126,6 @@ class Controller:
         self._stop_typing()
         self._health.close()
         self._enter(State.STOPPED)
-        return self.exit_code
 
     # ---------------------------------------------------------------- the button
     def _on_button(self, event: ButtonEvent) -> None:
@@ -180,11 +176,12 @@ class Controller:
 
     def _recording_ended(self, error: BaseException | None) -> None:
         if error is not None:
-            self._abort_recording()
-            self._error(self._health.microphone_lost(error))
+            # What the microphone heard before it failed is still transcribed and typed;
+            # the problem is shown once that is done (see _ready).
+            self.problem = self._health.microphone_lost(error)
             self._last_probe = self._clock()
-            return
-        if self.state is State.RECORDING:  # ended by itself (the maximum length)
+            log.warning("the microphone failed in a dictation (%s): typing what it heard", error)
+        if self.state is State.RECORDING:  # ended by itself (the maximum length, a failure)
             self._stop_recording()
         if self.state is State.TRANSCRIBING and self._session is not None:
             self._workers.finish(self._gen, self._session)
@@ -265,8 +262,6 @@ class Controller:
         self._last_probe = now
         problem = self._health.check(now=force)
         if problem is not None:
-            if problem.restart:
-                self.exit_code, self.wants_exit = EXIT_RESTART, True
             self._error(problem)
             return
         if self.state not in (State.ERROR, State.STARTING):

@@ -96,7 +96,7 @@ class Daemon:
                 old[signum] = signal.signal(signum, lambda *_: self.stop())
         try:
             self.controller.start()
-            while not self.controller.wants_exit:
+            while True:
                 try:
                     event = self._events.get(timeout=self.tick_s)
                 except queue.Empty:
@@ -108,7 +108,8 @@ class Daemon:
                 except Exception:
                     log.exception("handling %s failed", type(event).__name__)
                     self.controller.reset()
-            return self.controller.shutdown()
+            self.controller.shutdown()
+            return 0
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)

@@ -26,7 +26,6 @@ class Problem:
     code: str  # no_microphone, no_gadget, no_host, model
     headline: str  # the OLED's headline
     detail: str  # what to do
-    restart: bool = False  # only a new process can fix it (systemd restarts the service)
 
 
 NO_HOST = Problem(
@@ -106,17 +105,7 @@ class Health:
         if mic is not None and not mic.alive:
             log.warning("microphone stopped delivering audio")
             self._close_microphone()
-            abandoned = mic.abandoned  # known once close() has tried: after it
             self._microphone_topic.publish(False)
-            if abandoned:
-                # PortAudio cannot drop a vanished device in this process (closing it
-                # crashes; its device list stays stale): a fresh process finds it again.
-                return Problem(
-                    "no_microphone",
-                    "No microphone",
-                    "It was unplugged while in use; the service restarts to open it again.",
-                    restart=True,
-                )
         if self.microphone is None:
             t = self._clock()
             if not now and t < self._mic_next_try and self._mic_problem is not None:

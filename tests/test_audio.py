@@ -3,10 +3,11 @@ microphone that is missing or pulled out (PortAudio replaced by a fake behind it
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +19,15 @@ from appliance.audio import (
     Microphone,
     Recording,
     Resampler,
-    find_input_device,
     iter_blocks,
     level_of,
     load_audio,
     paced,
 )
+from appliance.capture_process import alsa_capture_present, find_input_device
 from appliance.config import AudioConfig
 from appliance.errors import AudioFileError, MicrophoneError
+from tests.fake_portaudio import HDMI, USB_MIC, capture_command, fake_pyaudio
 
 
 def dominant_hz(audio: np.ndarray) -> float:
@@ -102,62 +104,8 @@ def test_level_meter_grows_with_input() -> None:
     assert level_of(np.zeros(512, np.float32)) == 0.0
 
 
-# ---------------------------------------------------------------- fake PortAudio
-
-
-class FakeStream:
-    def __init__(self, rate: int, channels: int, fail_after: int | None):
-        self.rate, self.channels, self.fail_after = rate, channels, fail_after
-        self.reads = 0
-        self.t = 0
-
-    def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
-        time.sleep(frames / self.rate)
-        self.reads += 1
-        if self.fail_after is not None and self.reads > self.fail_after:
-            raise OSError(-9999, "Unanticipated host error")
-        n = np.arange(self.t, self.t + frames)
-        self.t += frames
-        tone = (0.3 * np.sin(2 * np.pi * 300 * n / self.rate) * 32767).astype(np.int16)
-        return np.repeat(tone, self.channels).tobytes()
-
-    def stop_stream(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def fake_pyaudio(devices: list[dict], fail_after: int | None = None) -> types.ModuleType:
-    mod = types.ModuleType("pyaudio")
-    mod.paInt16 = 8  # type: ignore[attr-defined]
-
-    class PyAudio:
-        def get_device_count(self) -> int:
-            return len(devices)
-
-        def get_device_info_by_index(self, i: int) -> dict:
-            return devices[i]
-
-        def get_default_input_device_info(self) -> dict:
-            if not devices:
-                raise OSError("no default input")
-            return next(d for d in devices if d["maxInputChannels"] > 0)
-
-        def open(self, *, rate: int, channels: int, **_kw: object) -> FakeStream:
-            return FakeStream(rate, channels, fail_after)
-
-        def terminate(self) -> None: ...
-
-    mod.PyAudio = PyAudio  # type: ignore[attr-defined]
-    return mod
-
-
-USB_MIC = {
-    "index": 1,
-    "name": "USB PnP Sound Device: Audio (hw:2,0)",
-    "maxInputChannels": 2,
-    "defaultSampleRate": 48000.0,
-}
-HDMI = {"index": 0, "name": "vc4-hdmi-0", "maxInputChannels": 0, "defaultSampleRate": 48000.0}
+# ---------------------------------------------------------------- the microphone
+# The capture process runs on a fake PortAudio (tests/fake_portaudio.py).
 
 
 def test_device_chosen_by_name_substring_or_index() -> None:
@@ -171,17 +119,20 @@ def test_device_chosen_by_name_substring_or_index() -> None:
         find_input_device(pa, 0)
 
 
-def test_no_input_device_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pyaudio", fake_pyaudio([HDMI]))
+def test_no_input_device_at_all() -> None:
+    mic = Microphone(AudioConfig(), command=capture_command([HDMI]))
     with pytest.raises(MicrophoneError, match="lists no audio input device"):
-        Microphone(AudioConfig()).start()
+        mic.start()
+    assert not mic.alive
 
 
-def test_preroll_recording_and_tail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pyaudio", fake_pyaudio([USB_MIC]))
-    mic = Microphone(AudioConfig(preroll_s=0.5, tail_s=0.3, block_ms=20))
+def test_preroll_recording_and_tail() -> None:
+    mic = Microphone(
+        AudioConfig(preroll_s=0.5, tail_s=0.3, block_ms=20), command=capture_command([USB_MIC])
+    )
     mic.start()
     try:
+        assert mic.device_name == USB_MIC["name"]
         time.sleep(0.8)  # the microphone runs before the button is pressed
         rec = mic.begin()
         assert rec.samples >= int(0.45 * SAMPLE_RATE)  # the pre-roll is in the recording
@@ -196,36 +147,112 @@ def test_preroll_recording_and_tail(monkeypatch: pytest.MonkeyPatch) -> None:
         mic.close()
 
 
+def _consume(rec: Recording) -> tuple[int, list[Exception]]:
+    """Samples received and the error the recording ended with; never hangs."""
+    got: list[Exception] = []
+    samples = [0]
+
+    def consume() -> None:
+        try:
+            for block in rec.blocks(timeout_s=2):
+                samples[0] += len(block)
+        except MicrophoneError as exc:
+            got.append(exc)
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "a pulled microphone must never hang the recording"
+    return samples[0], got
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ({"fail_after": 10}, r"capture failed \(.*Unanticipated host error"),
+        ({"crash_after": 10}, r"capture failed \(the capture process ended: signal 6\)"),
+    ],
+    ids=["read error", "PortAudio crash"],
+)
 def test_unplugged_microphone_ends_the_recording_with_an_error(
-    monkeypatch: pytest.MonkeyPatch,
+    failure: dict[str, int], message: str
 ) -> None:
-    monkeypatch.setitem(sys.modules, "pyaudio", fake_pyaudio([USB_MIC], fail_after=10))
-    mic = Microphone(AudioConfig(block_ms=20))
+    """A read error or the crash PortAudio has on a vanished card: the recording ends with
+    the error, what was heard before stays in it, and the daemon's process goes on."""
+    mic = Microphone(AudioConfig(block_ms=20), command=capture_command([USB_MIC], **failure))
     mic.start()
     try:
         rec = mic.begin()
-        got: list[Exception] = []
-
-        def consume() -> None:
-            try:
-                for _ in rec.blocks(timeout_s=2):
-                    pass
-            except MicrophoneError as exc:
-                got.append(exc)
-
-        worker = threading.Thread(target=consume)
-        worker.start()
-        worker.join(timeout=5)
-        assert not worker.is_alive(), "a pulled microphone must never hang the recording"
-        assert got and "capture failed" in str(got[0])
+        samples, got = _consume(rec)
+        assert got and re.search(message, str(got[0])), got
+        assert samples >= 0.1 * SAMPLE_RATE  # the blocks before the failure were delivered
         assert not mic.alive
     finally:
         mic.close()
+    again = Microphone(AudioConfig(block_ms=20), command=capture_command([USB_MIC]))
+    again.start()  # a new capture process opens the device again
+    try:
+        assert again.begin().samples >= 0 and again.alive
+    finally:
+        again.close()
+
+
+def test_a_stalled_capture_is_not_alive_and_close_does_not_hang() -> None:
+    mic = Microphone(
+        AudioConfig(block_ms=20, open_timeout_s=0.5),
+        command=capture_command([USB_MIC], hang_after=5),
+    )
+    mic.start()
+    child = mic._child
+    assert child is not None
+    deadline = time.monotonic() + 5
+    while mic.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not mic.alive, "no block for open_timeout_s: the microphone is not alive"
+    t0 = time.monotonic()
+    mic.close()
+    assert time.monotonic() - t0 < 4.0
+    assert child.poll() is not None, "the hung capture process was killed"
+
+
+def test_the_capture_process_ends_when_the_daemon_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the daemon closes the pipe: the capture process does not keep the card."""
+    script = tmp_path / "daemon.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from fake_portaudio import USB_MIC, capture_command\n"
+        "from appliance.audio import Microphone\n"
+        "from appliance.config import AudioConfig\n"
+        "mic = Microphone(AudioConfig(), command=capture_command([USB_MIC]))\n"
+        "mic.start()\n"
+        "print(mic._child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout is not None
+        child_pid = int(daemon.stdout.readline())
+        daemon.kill()
+        daemon.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _running(child_pid):
+            time.sleep(0.05)
+        assert not _running(child_pid), "the capture process outlived the daemon"
+    finally:
+        daemon.kill()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie is reaped by init, not by us)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test_vanished_alsa_card_is_detected_before_portaudio_opens_it(tmp_path: Path) -> None:
-    from appliance.audio import alsa_capture_present
-
     (tmp_path / "card1" / "pcm0c").mkdir(parents=True)
     assert alsa_capture_present("USB PnP Sound Device: Audio (hw:1,0)", str(tmp_path))
     assert not alsa_capture_present("Loopback: PCM (hw:2,1)", str(tmp_path))

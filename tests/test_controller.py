@@ -20,6 +20,7 @@ from appliance.controller import Controller
 from appliance.daemon import Daemon
 from appliance.dictation_typer import DictationTyper, TypingJob
 from appliance.engine import DictationResult, Session
+from appliance.errors import MicrophoneError
 from appliance.health import Health
 from appliance.hid import HostAbsent, Typist, VirtualHost
 from appliance.notify import Notifier
@@ -58,7 +59,6 @@ class Mic:
     def __init__(self, parts: FakeParts) -> None:
         self.parts = parts
         self.ended = self.cancelled = 0
-        self.abandoned = False
 
     @property
     def alive(self) -> bool:
@@ -70,8 +70,7 @@ class Mic:
             raise OSError("the system lists no audio input device")
 
     def close(self) -> None:
-        # As PortAudio's: a device that vanished while open cannot be closed in-process.
-        self.abandoned = not self.parts.mic_present
+        self.parts.mic_closes += 1
 
     def begin(self) -> Any:
         return object()
@@ -149,6 +148,7 @@ class FakeParts:
 
     mic_present: bool = True
     mic_opens: int = 0
+    mic_closes: int = 0
     host: Host = field(default_factory=Host)
 
 
@@ -407,8 +407,28 @@ def test_button_rules(event, state, ptt, armed, action, armed_after) -> None:
     assert (got.value, after) == (action, armed_after)
 
 
-def test_a_microphone_that_vanished_in_use_restarts_the_process(rig: Rig) -> None:
-    rig.parts.mic_present = False  # unplugged while open
-    rig.later(1.0)
+def test_a_microphone_that_fails_in_a_dictation_types_what_it_heard_then_recovers(
+    rig: Rig,
+) -> None:
+    """The capture fails mid-dictation: the audio it delivered is transcribed and typed,
+    then "No microphone" shows, and the same process opens the microphone when it is back."""
+    rig.engine.text = "what was heard."
+    rig.post(ev.Triggered(PRESS))
+    gen = rig.workers.recording
+    assert gen is not None
+    rig.parts.mic_present = False  # unplugged while recording
+    rig.post(ev.RecordingEnded(gen, MicrophoneError("capture failed (process ended)")))
+    assert rig.parts.mic_closes == 1
+    assert rig.last(Topic.MICROPHONE) == (False, "")
+    assert rig.state is State.TRANSCRIBING and rig.engine.sessions[0].released
+    assert rig.workers.finishing is not None
+    rig.post(ev.Transcribed(gen, result=rig.workers.finishing[1].finish()))
+    rig.type_it()
+    assert rig.parts.host.text == "What was heard."
     assert rig.last(Topic.STATE) == (State.ERROR, "No microphone")
-    assert rig.controller.wants_exit and rig.controller.exit_code == 75
+    opens = rig.parts.mic_opens
+    rig.later(1.5)
+    assert rig.parts.mic_opens > opens and rig.state is State.ERROR  # tried, still gone
+    rig.parts.mic_present = True
+    rig.later(10.0)
+    assert rig.state is State.READY and rig.last(Topic.MICROPHONE) == (True, "")

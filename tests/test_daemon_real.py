@@ -34,7 +34,6 @@ class SpeechMic:
         self.lock = threading.Lock()
 
     alive = property(lambda self: self.running)
-    abandoned = False
 
     def start(self) -> None:
         self.running = True
