@@ -286,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $STT_KEYBOARD_CONFIG or /etc/stt-keyboard/config.yaml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    # A command may show a config error beyond stderr (`run`: on the OLED).
+    parser.set_defaults(on_config_error=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("config", help="check or show the configuration")
@@ -367,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         report(f"config error: {exc}")
+        if args.on_config_error is not None:
+            args.on_config_error(exc)
         return 2
     except (ModelError, MicrophoneError, AudioFileError) as exc:
         report(f"error: {exc}")

@@ -7,6 +7,7 @@ editing the file on the Pi's boot partition can fix it without reading code.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -392,6 +393,26 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if node is None:
         return Config()
     return typing.cast(Config, _build(Config, node, source, ""))
+
+
+def readable_sections(path: str | Path) -> Config:
+    """What can still be read of a broken config: each section that parses, defaults for the
+    rest. Only for reporting the error (the OLED's own section says where the display is);
+    nothing runs on it."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return Config()
+    if not isinstance(data, dict):
+        return Config()
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(Config):
+        section = data.get(f.name)
+        if isinstance(section, dict):
+            with contextlib.suppress(ConfigError):
+                parsed = parse_config(yaml.safe_dump({f.name: section}), str(path))
+                changes[f.name] = getattr(parsed, f.name)
+    return dataclasses.replace(Config(), **changes)
 
 
 def _line(node: yaml.Node) -> int:

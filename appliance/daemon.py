@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.config import Config
+from appliance.config import Config, ConfigError
 from appliance.controller import Controller
 from appliance.dictation_typer import DictationTyper, Typist
 from appliance.engine import Engine, ProgressFn
@@ -129,6 +129,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="no button/LEDs/OLED (gpiozero mock pins); for trying the daemon on a laptop",
     )
+    p.set_defaults(on_config_error=show_config_error)
     return p
 
 
@@ -153,6 +154,28 @@ def real_parts(cfg: Config) -> Parts:
         return HidTypist.from_config(cfg.hid, text=text)
 
     return Parts(load_engine, open_microphone, open_typist)
+
+
+def publish_config_error(bus: StatusBus, error: ConfigError) -> None:
+    """The state a config the service cannot start with shows: the key, and what is wrong."""
+    headline = f"Config error: {error.key}" if error.key else "Config error"
+    detail = error.reason + (f" (line {error.line})" if error.line is not None else "")
+    state = bus.publisher(Topic.STATE, "config check")
+    state.publish(State.ERROR, headline, detail=detail, code="config")
+
+
+def show_config_error(error: ConfigError) -> None:
+    """`run` cannot start: the OLED, if its own section of the file reads, says which key is
+    wrong and stays lit after the exit (the journal has the whole message)."""
+    from appliance.config import readable_sections
+    from appliance.ui.oled import open_oled
+
+    cfg = readable_sections(error.file) if error.file else Config()
+    bus = StatusBus()
+    oled = open_oled(cfg.oled, bus)
+    if oled is not None:
+        publish_config_error(bus, error)
+        oled.close(final=State.ERROR)
 
 
 def run(args: argparse.Namespace, cfg: Config) -> int:

@@ -609,6 +609,24 @@ def test_broken_config_exits_non_zero_with_the_message_on_stderr(tmp_path):
     assert proc.stdout == ""
 
 
+def test_a_broken_config_is_shown_on_the_oled_its_own_section_names(tmp_path):
+    """The rest of the file is broken, the OLED's section is not: the error goes to that
+    display (here none answers on I²C, so the attempt is what the log shows)."""
+    bad = tmp_path / "config.yaml"
+    bad.write_text("audio:\n  rate: 5\noled:\n  enabled: true\n  i2c_address: 0x3D\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", "--config", str(bad), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, JOURNAL_STREAM=""),
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "config error:" in proc.stderr and "audio.rate" in proc.stderr
+    assert "no OLED (ssd1306 at I²C bus 1 address 0x3D)" in proc.stderr
+
+
 def test_type_while_speaking_types_sentences_before_the_release(rig_factory):
     rig = rig_factory("push_to_talk", type_while_speaking=True)
     rig.wait(State.READY)

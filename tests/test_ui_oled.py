@@ -147,3 +147,24 @@ def test_dims_when_idle_and_shifts_against_burn_in():
     oled.tick()
     assert device.image.tobytes() != first.tobytes()
     assert abs(lit_pixels(device.image) - lit_pixels(first)) < 10  # same picture, moved
+
+
+def test_a_config_the_service_cannot_start_with_is_shown_with_its_key():
+    """`run` with a broken file: the screen names the key and stays lit after the exit."""
+    from appliance.config import ConfigError, parse_config
+    from appliance.daemon import publish_config_error
+
+    with pytest.raises(ConfigError) as broken:
+        parse_config("audio:\n  rate: 5\n", "/etc/stt-keyboard/config.yaml")
+    device = dummy(width=128, height=64, mode="1")
+    oled = Oled(device, dim_after_s=0)
+    bus = StatusBus()
+    bus.subscribe(oled)
+    publish_config_error(bus, broken.value)
+    oled.close(final=State.ERROR)
+    assert oled.model.state is State.ERROR
+    assert oled.model.reason == "Config error: audio.rate"
+    assert "out of range" in oled.model.detail and "(line 2)" in oled.model.detail
+    assert lit_pixels(device.image) > 40
+    device.cleanup()  # what luma runs at exit: the error screen is not cleared
+    assert lit_pixels(device.image) > 40
