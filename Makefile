@@ -24,3 +24,10 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Opt-in, not part of `make test` (docs/arm64.md): Debian bookworm arm64 under qemu-user
+# (root, network, tens of minutes cold), the project installed there by scripts/install.sh,
+# and `stt-keyboard simulate` typing there what it types here.
+.PHONY: test-arm64
+test-arm64: setup
+	STT_KEYBOARD_ARM64=1 $(BIN)/python -m pytest -s tests/arm64
