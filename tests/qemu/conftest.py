@@ -30,3 +30,17 @@ def vm() -> Iterator[GuestVM]:
     yield guest
     guest.stop()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_systemd_boot.py boots its own guest (module fixture): run it before the tests that
+    use the session guest, so its QEMU has stopped before that one starts (one QEMU at a time:
+    a session fixture lives until the end of the run)."""
+    mine = [i for i in items if i.path.name == "test_systemd_boot.py"]
+    if not mine:
+        return
+    others = [i for i in items if i.path.name != "test_systemd_boot.py"]
+    first_qemu = next(
+        (n for n, i in enumerate(others) if i.path.parent == Path(__file__).parent), len(others)
+    )
+    items[:] = others[:first_qemu] + mine + others[first_qemu:]

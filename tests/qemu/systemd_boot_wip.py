@@ -1,0 +1,280 @@
+"""The appliance as a user's Pi runs it: Debian booted with systemd as PID 1, installed by
+``scripts/install.sh``, the daemon started and supervised by its own units.
+
+The image (``systemd_image.py``): Debian bookworm from Debian's archive (mmdebstrap), Debian's
+kernel and initramfs booted from the image's ``/boot`` in QEMU TCG, the project installed by its
+installer in a chroot (cached base layer; per run the installer again for this checkout), an
+ext4 root disk. ``dummy_hcd`` stands in for the Pi's ``dwc2`` (it is also the USB host the
+keyboard is plugged into), ``snd-aloop`` for the microphone. TEST-ONLY additions, written by the
+test support and marked so: a control agent unit (scripts from a 9p directory), the module list,
+the button FIFO, the test config, and a drop-in for ``stt-keyboard.service`` that wraps its
+ExecStart with the button hook (gpiozero's mock pins) and shortens ``WatchdogSec`` to 10 s.
+
+What it proves under systemd: the gadget unit configures the keyboard at boot; the daemon
+reaches READY (Type=notify); its messages are in the journal; the unit's
+``systemd-analyze security`` exposure; a dictation typed into the guest's own USB host; a stopped
+daemon is restarted by the watchdog; SIGKILL mid-typing leaves no key held after the restart;
+a broken config file is a clear error in the journal and nothing is typed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .decode import decode
+from .systemd_image import RunImage, SystemdVM
+from .test_whole_appliance_qemu import FIRST, MAX_WER, SPEECH, reference, wer
+from .vm import VMError
+
+pytestmark = pytest.mark.qemu
+
+UNIT = "stt-keyboard.service"
+GADGET_UNIT = "stt-keyboard-gadget.service"
+G = "/sys/kernel/config/usb_gadget/stt-keyboard"
+CONFIG = """\
+audio:
+  device: "(hw:0,1)"   # PortAudio's name for the loopback card's capture device 1
+  rate: 16000
+  channels: 1
+asr:
+  model: base          # fetched by the installer into /var/lib/stt-keyboard/models
+  threads: 2
+  language: en
+button:
+  pin_factory: mock    # the test drives the mock pin through its FIFO
+hid:
+  layout: us
+  report_delay_ms: 4
+"""
+WATCHDOG_S = 10
+TIMES: dict[str, float] = {}
+
+
+class Guest:
+    def __init__(self, vm: SystemdVM) -> None:
+        self.vm = vm
+        self.out = vm.workdir
+
+    def sh(self, script: str, timeout_s: float = 60.0) -> str:
+        rc, text = self.vm.run(script, timeout_s=timeout_s)
+        assert rc == 0, f"guest command failed ({rc}):\n{script}\n{text}"
+        return text
+
+    def show(self, *props: str) -> dict[str, str]:
+        text = self.sh(f"systemctl show -p {','.join(props)} {UNIT}")
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+    def journal(self) -> list[str]:
+        """The service's lines in the journal since boot (``-o cat``: the messages)."""
+        return self.sh(f"journalctl -b -q --no-pager -o cat -u {UNIT}").splitlines()
+
+    def wait_journal(self, pattern: str, *, after: int = 0, timeout_s: float = 60.0) -> int:
+        rx = re.compile(pattern)
+        t0 = time.monotonic()
+        while True:
+            lines = self.journal()
+            for i in range(after, len(lines)):
+                if rx.search(lines[i]):
+                    return i
+            if time.monotonic() - t0 > timeout_s:
+                tail = "\n".join(lines[-40:])
+                raise AssertionError(f"no journal line /{pattern}/ in {timeout_s}s:\n{tail}")
+            time.sleep(0.5)
+
+    def wait_active(self, timeout_s: float, *, not_pid: str = "") -> dict[str, str]:
+        t0 = time.monotonic()
+        while True:
+            s = self.show("ActiveState", "SubState", "MainPID", "NRestarts", "Result")
+            if s.get("ActiveState") == "active" and s.get("MainPID") not in ("0", not_pid):
+                return s
+            if time.monotonic() - t0 > timeout_s:
+                tail = "\n".join(self.journal()[-40:])
+                raise AssertionError(f"{UNIT} not active in {timeout_s}s: {s}\n{tail}")
+            time.sleep(1)
+
+    def start_reader(self, name: str) -> None:
+        """Drain the enumerated keyboard's evdev device into the shared directory."""
+        self.sh(
+            "for i in $(seq 100); do "
+            "  e=$(awk '/STT Keyboard/{f=1} f&&/Handlers=/{match($0,/event[0-9]+/);"
+            "    print substr($0,RSTART,RLENGTH); exit}' /proc/bus/input/devices); "
+            '  [ -n "$e" ] && [ -e /dev/input/$e ] && break; sleep 0.1; done; '
+            f"(chrt -f 90 cat /dev/input/$e > /mnt/stt-work/{name}.ev & "
+            "echo $! > /run/stt-cat.pid); sleep 0.3"
+        )
+
+    def stop_reader(self, name: str) -> bytes:
+        self.sh("sleep 0.5; kill $(cat /run/stt-cat.pid)")
+        return (self.out / f"{name}.ev").read_bytes()
+
+    def button(self, word: str) -> None:
+        # timeout: with no daemon reading the FIFO the write would block
+        self.sh(f"timeout 20 sh -c 'echo {word} > /run/stt-keyboard-test/button'")
+
+
+@pytest.fixture(scope="module")
+def guest() -> Iterator[Guest]:
+    workdir = Path(tempfile.mkdtemp(prefix="stt-systemd-"))
+    image = RunImage(workdir)
+    vm = SystemdVM(workdir)
+    try:
+        try:
+            image.build(CONFIG, bridge=False, watchdog_s=WATCHDOG_S)
+            TIMES.update(image.times)
+            print(f"\nimage: {image.times}\nbase layer build: {image.base_times}")
+            vm.boot(image)
+        except VMError as exc:
+            pytest.fail(f"the systemd guest did not boot: {exc}", pytrace=False)
+        TIMES["boot to control agent"] = vm.boot_s
+        yield Guest(vm)
+    finally:
+        vm.stop()
+        print(f"\nsystemd boot test times (s): { {k: round(v, 1) for k, v in TIMES.items()} }")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_gadget_unit_configures_keyboard_at_boot(guest: Guest) -> None:
+    out = guest.sh(
+        f"systemctl is-active {GADGET_UNIT}; cat {G}/UDC; stat -c '%G %a' /dev/hidg0; "
+        "grep -A4 'STT Keyboard' /proc/bus/input/devices"
+    )
+    lines = out.splitlines()
+    assert lines[0] == "active", out
+    assert lines[1] == "dummy_udc.0", out
+    assert lines[2] == "stt-hid 660", out
+    assert "Handlers=" in out and "kbd" in out, out  # the guest's USB host enumerated it
+
+
+def test_service_reaches_ready(guest: Guest) -> None:
+    t0 = time.monotonic()
+    s = guest.wait_active(timeout_s=600)
+    TIMES["READY after agent"] = time.monotonic() - t0
+    # Type=notify: "active" is only reached with READY=1 from the main process.
+    assert s["SubState"] == "running", s
+    mono = guest.show("ExecMainStartTimestampMonotonic", "ActiveEnterTimestampMonotonic")
+    start = int(mono["ExecMainStartTimestampMonotonic"])
+    TIMES["daemon start to READY (guest clock)"] = (
+        int(mono["ActiveEnterTimestampMonotonic"]) - start
+    ) / 1e6
+    TIMES["kernel start to daemon start (guest clock)"] = start / 1e6
+    print(guest.sh("systemd-analyze; systemctl --failed --no-legend || true"))
+
+
+def test_journal_has_the_daemons_messages(guest: Guest) -> None:
+    lines = guest.journal()
+    text = "\n".join(lines)
+    assert any(re.search(r"appliance\.controller: state: ready", ln) for ln in lines), text
+    assert "test hook: button driven through /run/stt-keyboard-test/button" in text, text
+    print("\n".join(lines[-15:]))
+
+
+def test_security_exposure(guest: Guest) -> None:
+    out = guest.sh(f"systemd-analyze security --no-pager {UNIT}")
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
+    assert m, out
+    exposure = float(m.group(1))
+    TIMES["exposure"] = exposure
+    print(out)
+    not_ok = [ln for ln in out.splitlines() if ln.startswith("✗")]
+    print("\nexposure", exposure, "\nnot set:\n" + "\n".join(not_ok))
+    assert exposure <= 3.0, out
+
+
+def test_dictation_typed_into_the_guests_usb_host(guest: Guest) -> None:
+    shutil.copy(SPEECH / FIRST, guest.out / "first.wav")
+    mark = len(guest.journal())
+    guest.start_reader("first")
+    t0 = time.monotonic()
+    guest.button("press")
+    guest.wait_journal(r"state: recording", after=mark, timeout_s=30)
+    guest.sh("aplay -q -D plughw:Loopback,0,0 /mnt/stt-work/first.wav", timeout_s=60)
+    time.sleep(0.3)
+    guest.button("release")
+    t1 = time.monotonic()
+    guest.wait_journal(r"state: typing", after=mark, timeout_s=300)
+    end = guest.wait_journal(r"state: (ready|error)", after=mark + 1, timeout_s=120)
+    TIMES["dictation: release to typed"] = time.monotonic() - t1
+    TIMES["dictation total"] = time.monotonic() - t0
+    d = decode(guest.stop_reader("first"), "us")
+    assert "state: ready" in guest.journal()[end]
+    assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
+    assert d.repeats == 0 and not d.held_at_end, "a key was left pressed"
+    print(f"typed {d.text!r}")
+    assert wer(reference(FIRST), d.text) <= MAX_WER, (reference(FIRST), d.text)
+
+
+def test_watchdog_restarts_a_stopped_daemon(guest: Guest) -> None:
+    before = guest.wait_active(timeout_s=60)
+    mark = len(guest.journal())
+    t0 = time.monotonic()
+    guest.sh(f"kill -STOP {before['MainPID']}")
+    after = guest.wait_active(timeout_s=WATCHDOG_S + 600, not_pid=before["MainPID"])
+    TIMES["SIGSTOP to active again"] = time.monotonic() - t0
+    assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1, (before, after)
+    sys_log = guest.sh(f"journalctl -b -q --no-pager -o cat -u {UNIT} | tail -n 40")
+    assert "Watchdog timeout" in sys_log, sys_log
+    guest.wait_journal(r"state: ready", after=mark, timeout_s=60)
+
+
+def test_sigkill_while_typing_leaves_no_key_held(guest: Guest) -> None:
+    """The daemon is killed (SIGKILL: no cleanup) while it types; systemd restarts it. The
+    guest's USB host must not be left with a key down (it would auto-repeat) once the new
+    daemon is up."""
+    before = guest.wait_active(timeout_s=60)
+    pid = before["MainPID"]
+    shutil.copy(SPEECH / FIRST, guest.out / "first.wav")
+    mark = len(guest.journal())
+    guest.start_reader("killed")
+    guest.button("press")
+    guest.wait_journal(r"state: recording", after=mark, timeout_s=30)
+    guest.sh("aplay -q -D plughw:Loopback,0,0 /mnt/stt-work/first.wav", timeout_s=60)
+    time.sleep(0.3)
+    guest.button("release")
+    # In the guest, so the kill lands while the keys arrive: 40 events = a few characters in.
+    guest.sh(
+        "ev=/mnt/stt-work/killed.ev; i=0; "
+        "while [ $(stat -c %s $ev) -lt $((40 * 24)) ]; do i=$((i+1)); "
+        "  [ $i -lt 6000 ] || { echo no typing; exit 1; }; sleep 0.02; done; "
+        f"kill -9 {pid}; stat -c %s $ev",
+        timeout_s=400,
+    )
+    t0 = time.monotonic()
+    after = guest.wait_active(timeout_s=600, not_pid=pid)
+    guest.wait_journal(r"state: ready", after=mark + 1, timeout_s=120)
+    TIMES["SIGKILL to active again"] = time.monotonic() - t0
+    time.sleep(3)  # a held key would auto-repeat meanwhile (delay 250 ms, 33/s)
+    d = decode(guest.stop_reader("killed"), "us")
+    print(f"typed before the kill: {d.text!r}; repeats {d.repeats}; restarts {after}")
+    assert d.text, "nothing was typed before the kill"
+    assert not d.held_at_end, "a key is still held on the host after the restart"
+    assert d.repeats == 0, f"a held key auto-repeated {d.repeats} times"
+
+
+def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
+    """Last: it leaves the service failed."""
+    guest.wait_active(timeout_s=60)
+    mark = len(guest.journal())
+    guest.start_reader("broken")
+    broken = CONFIG.replace("report_delay_ms: 4", "report_delay_ms: fast")
+    (guest.out / "broken.yaml").write_text(broken)
+    rc, out = guest.vm.run(
+        f"cp /mnt/stt-work/broken.yaml /etc/stt-keyboard/config.yaml; systemctl restart {UNIT}",
+        timeout_s=300,
+    )
+    assert rc != 0, f"the service started with a broken config: {out}"
+    i = guest.wait_journal(r"config error", after=mark, timeout_s=60)
+    line = guest.journal()[i]
+    print(line)
+    assert "hid.report_delay_ms" in line, line
+    time.sleep(5)  # systemd's restarts (RestartSec=3) meet the same file
+    d = decode(guest.stop_reader("broken"), "us")
+    assert d.text == "" and not d.held_at_end, d.text
+    status = guest.sh(f"systemctl show -p ActiveState,Result {UNIT}")
+    print(status)
