@@ -240,10 +240,19 @@ if [ -n "$ROOT" ]; then
     ln -sf /etc/systemd/system/stt-keyboard.service \
         "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard.service"
 fi
-act systemctl daemon-reload
+# In a chroot or an image build no systemd or udevd runs (systemctl daemon-reload fails with
+# "System has not been booted with systemd"): enabling the units works offline (symlinks),
+# and the next boot reads the units and the rule.
+if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
+    act systemctl daemon-reload
+fi
 act systemctl enable stt-keyboard-gadget.service stt-keyboard.service
-act udevadm control --reload-rules
-act udevadm trigger --subsystem-match=hidg
+if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
+    act udevadm control --reload-rules
+    act udevadm trigger --subsystem-match=hidg
+else
+    say "systemd is not running here (a chroot?): the units and the rule take effect at boot"
+fi
 
 # ---------------------------------------------------------------- the model
 if [ "$DO_MODEL" = 1 ]; then
