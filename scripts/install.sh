@@ -20,7 +20,8 @@ DO_APT=1
 WANT_OLED=0
 BEGIN="# >>> stt-keyboard (managed by scripts/install.sh; remove with scripts/uninstall.sh)"
 END="# <<< stt-keyboard"
-APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon0 xkb-data i2c-tools swig"
+# libxkbcommon-dev: PyPI has no wheel of the xkbcommon binding; pip builds it against the headers
+APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon0 libxkbcommon-dev xkb-data i2c-tools swig"
 
 usage() {
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'

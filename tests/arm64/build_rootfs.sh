@@ -7,13 +7,16 @@
 # The rootfs lands in ${STT_KEYBOARD_CACHE:-~/.cache/stt-keyboard}/arm64/base-<key>, where
 # <key> is a hash of everything that goes into it (this script, suite, mirror, packages):
 # it is rebuilt only when one of them changes. It is what a Pi's Raspberry Pi OS Lite has
-# before our installer runs (python3, systemd, udev), plus Debian's arm64 kernel for the
-# boot check; the installer's own apt packages are NOT in it (the installer adds them).
+# before our installer runs (python3, a C compiler, systemd, udev), plus Debian's arm64
+# kernel for the boot check; the installer's own apt packages are NOT in it (it adds them).
 set -eu
 
 SUITE=${ARM64_SUITE:-bookworm}
 MIRROR=${ARM64_MIRROR:-http://deb.debian.org/debian}
-PACKAGES="ca-certificates python3 systemd-sysv udev kmod procps iproute2 initramfs-tools linux-image-arm64"
+# Raspberry Pi OS Lite's base has python3 and (pi-gen stage2) build-essential and pkg-config,
+# which pip needs for the wheels it builds from source (PyAudio, xkbcommon).
+PACKAGES="ca-certificates python3 build-essential pkg-config systemd-sysv udev kmod procps iproute2
+initramfs-tools linux-image-arm64"
 CACHE=${STT_KEYBOARD_CACHE:-$HOME/.cache/stt-keyboard}/arm64
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -66,8 +69,13 @@ TMP="$CACHE/.base-$KEY.tmp"
 rm -rf "$TMP"
 say "building a $SUITE arm64 rootfs from $MIRROR (a few minutes: its scripts run under qemu-user)"
 start=$(date +%s)
+# The initrd holds only what the QEMU boot check needs (virtio disk, ext4): with initramfs-
+# tools' default MODULES=most, mkinitramfs under qemu-user alone takes more than half an hour.
 # shellcheck disable=SC2016 # the hooks expand $1 in mmdebstrap, not here
-mmdebstrap --arch=arm64 --variant=important --include="$(echo "$PACKAGES" | tr ' ' ,)" \
+mmdebstrap --arch=arm64 --variant=important --include="$(printf %s "$PACKAGES" | tr ' \n' ,,)" \
+    --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d"' \
+    --essential-hook='echo MODULES=list >"$1/etc/initramfs-tools/conf.d/stt-arm64"' \
+    --essential-hook='printf "virtio_pci\nvirtio_mmio\nvirtio_blk\next4\ncrc32c_generic\n" >"$1/usr/share/initramfs-tools/modules.d/stt-arm64"' \
     --customize-hook='echo stt-arm64 >"$1/etc/hostname"' \
     --customize-hook='echo "root:root" | chroot "$1" chpasswd' \
     --customize-hook='printf "/dev/vda / ext4 defaults 0 1\n" >"$1/etc/fstab"' \

@@ -265,3 +265,39 @@ def test_arm64_types_what_x86_types(installed: Path, recording: str) -> None:
     )
     assert x86_text.strip(), "x86 typed nothing"
     assert word_distance(words(x86_text), words(arm_text)) <= 1, (x86_text, arm_text)
+
+
+@pytest.mark.skipif(
+    os.environ.get("STT_KEYBOARD_ARM64_BOOT", "1") == "0", reason="STT_KEYBOARD_ARM64_BOOT=0"
+)
+def test_the_installed_system_boots_to_multi_user(installed: Path) -> None:
+    start = time.monotonic()
+    proc = subprocess.run(
+        ["sh", str(HERE / "boot.sh"), str(installed)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=3600,
+        check=False,
+    )
+    seconds = time.monotonic() - start
+    log = CACHE / "arm64" / "boot-console.log"
+    log.write_text(proc.stdout + proc.stderr)
+    found: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r".*?STT-ARM64 ([\w.-]+)=(.*)$", line.strip())
+        if m:
+            found[m.group(1)] = m.group(2).strip()
+        elif "STT-ARM64-LOG" in line:
+            print(line.strip(), file=sys.stderr)
+    record(
+        boot_wall_s=round(seconds, 1),
+        boot_console_log=str(log),
+        boot_report={k: v for k, v in found.items() if k != "end"},
+    )
+    assert "end" in found, f"the report never printed (see {log})"
+    assert found["uname"].startswith("aarch64")
+    assert found["multi-user.target"] == "active"
+    assert found["stt-keyboard-gadget"].startswith("active enabled=enabled")
+    assert found["hidg0"].startswith("crw"), found["hidg0"]
+    assert found["dummy_hcd"].endswith("dummy_hcd.ko")
