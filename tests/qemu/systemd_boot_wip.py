@@ -19,9 +19,11 @@ a broken config file is a clear error in the journal and nothing is typed.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +32,7 @@ import pytest
 
 from .decode import decode
 from .systemd_image import RunImage, SystemdVM
-from .test_whole_appliance_qemu import FIRST, MAX_WER, SPEECH, reference, wer
+from .test_whole_appliance_qemu import FIRST, MAX_WER, SPEECH, HostEngine, reference, wer
 from .vm import VMError
 
 pytestmark = pytest.mark.qemu
@@ -53,14 +55,19 @@ hid:
   layout: us
   report_delay_ms: 4
 """
-WATCHDOG_S = 10
+WATCHDOG_S = 30  # the product's WatchdogSec (not shortened)
+# The speech engine: "bridge" (default) = the host's real pipeline answers the daemon's bridge
+# (guest_daemon.py), as in test_whole_appliance_qemu.py; "guest" = whisper-base loaded in the
+# guest by the daemon itself (measured: minutes under TCG per start, too slow for the suite).
+ENGINE = os.environ.get("STT_KEYBOARD_SYSTEMD_ENGINE", "bridge")
 TIMES: dict[str, float] = {}
 
 
 class Guest:
-    def __init__(self, vm: SystemdVM) -> None:
+    def __init__(self, vm: SystemdVM, engine: HostEngine | None) -> None:
         self.vm = vm
         self.out = vm.workdir
+        self.engine = engine
 
     def sh(self, script: str, timeout_s: float = 60.0) -> str:
         rc, text = self.vm.run(script, timeout_s=timeout_s)
@@ -121,21 +128,35 @@ class Guest:
 
 @pytest.fixture(scope="module")
 def guest() -> Iterator[Guest]:
+    from appliance.config import parse_config
+    from appliance.models import fetch_model, model_cache_dir
+
+    assert ENGINE in ("bridge", "guest"), ENGINE
     workdir = Path(tempfile.mkdtemp(prefix="stt-systemd-"))
     image = RunImage(workdir)
     vm = SystemdVM(workdir)
+    engine = None
+    if ENGINE == "bridge":
+        host_cfg = CONFIG.replace(
+            "model: base ", f"model: {fetch_model('base', model_cache_dir(), quiet=True)} "
+        )
+        engine = HostEngine(workdir / "bridge", parse_config(host_cfg))
+        (workdir / "bridge").mkdir()
+        threading.Thread(target=engine.serve, name="host-engine", daemon=True).start()
     try:
         try:
-            image.build(CONFIG, bridge=False, watchdog_s=WATCHDOG_S)
+            image.build(CONFIG, bridge=engine is not None)
             TIMES.update(image.times)
             print(f"\nimage: {image.times}\nbase layer build: {image.base_times}")
             vm.boot(image)
         except VMError as exc:
             pytest.fail(f"the systemd guest did not boot: {exc}", pytrace=False)
         TIMES["boot to control agent"] = vm.boot_s
-        yield Guest(vm)
+        yield Guest(vm, engine)
     finally:
         vm.stop()
+        if engine is not None:
+            engine.stop()
         print(f"\nsystemd boot test times (s): { {k: round(v, 1) for k, v in TIMES.items()} }")
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -184,7 +205,7 @@ def test_security_exposure(guest: Guest) -> None:
     print(out)
     not_ok = [ln for ln in out.splitlines() if ln.startswith("✗")]
     print("\nexposure", exposure, "\nnot set:\n" + "\n".join(not_ok))
-    assert exposure <= 3.0, out
+    assert exposure <= 2.0, out
 
 
 def test_dictation_typed_into_the_guests_usb_host(guest: Guest) -> None:
@@ -206,7 +227,12 @@ def test_dictation_typed_into_the_guests_usb_host(guest: Guest) -> None:
     assert "state: ready" in guest.journal()[end]
     assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
     assert d.repeats == 0 and not d.held_at_end, "a key was left pressed"
-    print(f"typed {d.text!r}")
+    print(f"typed {d.text!r} (engine: {ENGINE})")
+    if guest.engine is not None:
+        assert guest.engine.errors == [], guest.engine.errors
+        audio, engine_text = guest.engine.answered[1]
+        assert 4.5 <= len(audio) / 16000 <= 12, len(audio) / 16000  # what the mic captured
+        assert d.text == engine_text, (d.text, engine_text)
     assert wer(reference(FIRST), d.text) <= MAX_WER, (reference(FIRST), d.text)
 
 

