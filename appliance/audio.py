@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import queue
-import select
 import subprocess
 import sys
 import threading
@@ -31,6 +30,9 @@ from appliance.errors import AudioFileError, MicrophoneError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+# A Pi starts the capture process in well under a second; QEMU's emulated CPU on a busy
+# machine took over 10 s. Opening never blocks the daemon, so a generous bound costs nothing.
+STARTUP_TIMEOUT_S = 30.0
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
@@ -166,6 +168,8 @@ class Microphone:
 
     The capture itself runs in a child process (:mod:`appliance.capture_process`): a device
     that vanishes takes only that process down, and the next Microphone opens it again.
+    Opening never blocks the caller: :meth:`start` returns at once, :attr:`opening` is true
+    until the device answers, :attr:`error` says why it did not (or stopped).
     """
 
     def __init__(
@@ -182,17 +186,22 @@ class Microphone:
         self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._running = threading.Event()
+        self._opened = threading.Event()
+        self._ended = threading.Event()  # opened or failed: wait_open() returns
         self._lock = threading.Lock()
         self._preroll: collections.deque[np.ndarray] = collections.deque()
         self._preroll_samples = 0
         self._recording: Recording | None = None
         self._tail_deadline: float | None = None
+        self._resampler: Resampler | None = None
         self.device_name = ""
-        self.error: Exception | None = None
+        self._error: Exception | None = None
+        self._started = 0.0
         self._last_block = 0.0
 
     # -- lifecycle
     def start(self) -> None:
+        """Start the capture process; returns before the device is open."""
         request = {
             "device": self.cfg.device,
             "rate": self.cfg.rate,
@@ -200,7 +209,7 @@ class Microphone:
             "block_ms": self.cfg.block_ms,
         }
         try:
-            self._child = subprocess.Popen(
+            child = subprocess.Popen(
                 [*self._command, json.dumps(request)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -208,40 +217,43 @@ class Microphone:
             )
         except OSError as exc:
             raise MicrophoneError(f"cannot start the capture process ({exc})") from exc
-        try:
-            info = self._first_message()
-        except Exception:
-            self.close()
-            raise
-        self.device_name = str(info["name"])
-        self._resampler = Resampler(int(info["rate"]), int(info["channels"]))
+        self._child = child
+        self._started = time.monotonic()
         self._running.set()
-        self._last_block = time.monotonic()
-        self._thread = threading.Thread(target=self._capture, name="microphone", daemon=True)
-        self._thread.start()
-        log.info(
-            "microphone '%s' at %d Hz, %d channel(s)",
-            self.device_name,
-            int(info["rate"]),
-            int(info["channels"]),
+        self._thread = threading.Thread(
+            target=self._capture, args=(child,), name="microphone", daemon=True
         )
+        self._thread.start()
 
-    def _first_message(self) -> dict[str, Any]:
-        """The capture process's answer: the device it opened, or why it could not."""
-        assert self._child is not None and self._child.stdout is not None
-        timeout = max(self.cfg.open_timeout_s, 10.0)  # a Pi starts Python slowly
-        ready, _, _ = select.select([self._child.stdout], [], [], timeout)
-        if not ready:
-            raise MicrophoneError(f"the microphone did not open within {timeout:.0f} s")
-        kind, payload = _read_message(self._child.stdout)
-        if kind == capture_process.INFO:
-            return dict(json.loads(payload))
-        raise self._child_error(kind, payload)
+    def wait_open(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until the device is open (for the command-line tools); raises why not."""
+        self._ended.wait(timeout_s)
+        if self.error is not None:
+            raise self.error
+        if not self._opened.is_set():
+            raise MicrophoneError(f"the microphone did not open within {timeout_s:.0f} s")
 
-    def _child_error(self, kind: bytes | None, payload: bytes) -> MicrophoneError:
+    @property
+    def opening(self) -> bool:
+        """Started, and the device has not answered yet (nor failed)."""
+        return self._running.is_set() and not self._opened.is_set() and self.error is None
+
+    @property
+    def error(self) -> Exception | None:
+        """Why the microphone did not open or stopped; None while it works or opens."""
+        late = time.monotonic() - self._started > STARTUP_TIMEOUT_S
+        if self._error is None and self._running.is_set() and not self._opened.is_set() and late:
+            return MicrophoneError(f"the microphone did not open within {STARTUP_TIMEOUT_S:.0f} s")
+        return self._error
+
+    def _child_error(
+        self, child: subprocess.Popen[bytes], kind: bytes | None, payload: bytes
+    ) -> MicrophoneError:
         if kind == capture_process.ERROR:
             return MicrophoneError(str(json.loads(payload)["detail"]))
-        code = self._child.poll() if self._child is not None else None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1.0)
+        code = child.poll()
         how = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
         return MicrophoneError(f"capture failed (the capture process ended: {how})")
 
@@ -264,7 +276,7 @@ class Microphone:
             self._thread.join(timeout=2.0)
         with self._lock:
             if self._recording is not None:
-                self._recording.close(self.error)
+                self._recording.close(self._error)
                 self._recording = None
 
     @property
@@ -272,7 +284,8 @@ class Microphone:
         """Capturing, and a block arrived recently (a stalled USB microphone is not alive)."""
         return (
             self._running.is_set()
-            and self.error is None
+            and self._opened.is_set()
+            and self._error is None
             and time.monotonic() - self._last_block < self.cfg.open_timeout_s
         )
 
@@ -306,27 +319,36 @@ class Microphone:
         self.stop()
 
     # -- capture thread
-    def _capture(self) -> None:
-        child = self._child
-        assert child is not None and child.stdout is not None
+    def _capture(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None
         stdout = child.stdout
         while self._running.is_set():
             try:
                 kind, payload = _read_message(stdout)
             except (OSError, ValueError):
                 kind, payload = None, b""  # closed by close()
-            if kind != capture_process.AUDIO:
-                if not self._running.is_set():
-                    return  # closed on purpose
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.wait(timeout=1.0)
-                self._failed(self._child_error(kind, payload))
+            if kind == capture_process.AUDIO and self._resampler is not None:
+                self._last_block = time.monotonic()
+                self._deliver(self._resampler(payload))
+            elif kind == capture_process.INFO and self._resampler is None:
+                self._opened_as(dict(json.loads(payload)))
+            else:
+                if self._running.is_set():  # not closed on purpose
+                    self._failed(self._child_error(child, kind, payload))
+                self._ended.set()
                 return
-            self._last_block = time.monotonic()
-            self._deliver(self._resampler(payload))
+
+    def _opened_as(self, info: dict[str, Any]) -> None:
+        self.device_name = str(info["name"])
+        rate, channels = int(info["rate"]), int(info["channels"])
+        self._resampler = Resampler(rate, channels)
+        self._last_block = time.monotonic()
+        self._opened.set()
+        self._ended.set()
+        log.info("microphone '%s' at %d Hz, %d channel(s)", self.device_name, rate, channels)
 
     def _failed(self, error: MicrophoneError) -> None:
-        self.error = error
+        self._error = error
         log.error("%s", error)
         self._running.clear()
         with self._lock:

@@ -208,6 +208,7 @@ def simulate_mic(cfg: Config, *, as_json: bool) -> int:
     mic = Microphone(cfg.audio)
     mic.start()
     try:
+        mic.wait_open()
         input(f"microphone: {mic.device_name}. Press Enter to start speaking...")
         recording = mic.begin()
         session = pipeline.start()

@@ -32,7 +32,7 @@ from appliance.events import (
     Typed,
     WorkerDone,
 )
-from appliance.health import Health, Problem
+from appliance.health import OPENING_MICROPHONE, Health, Problem
 from appliance.hid.device import HostAbsent
 from appliance.notify import Notifier
 from appliance.parts import Microphone
@@ -85,6 +85,7 @@ class Controller:
     def start(self) -> None:
         self._enter(State.STARTING, "Loading model")
         self._workers.load()
+        self._health.prepare()
 
     def handle(self, event: Event) -> None:
         match event:
@@ -251,7 +252,8 @@ class Controller:
         self._notifier.watchdog()
         if self.state is State.RECORDING and self._timer.tick():
             self._stop_recording()
-        if self.state in (State.READY, State.ERROR) and self._engine is not None:
+        idle = (State.STARTING, State.READY, State.ERROR)  # STARTING: the microphone opens
+        if self.state in idle and self._engine is not None:
             self._probe()
 
     def _probe(self, *, force: bool = False) -> None:
@@ -261,6 +263,8 @@ class Controller:
             return
         self._last_probe = now
         problem = self._health.check(now=force)
+        if problem is OPENING_MICROPHONE:
+            return  # not ready yet, not an error either
         if problem is not None:
             self._error(problem)
             return

@@ -140,7 +140,9 @@ def check_microphone(cfg: Config, listen_s: float = 1.0) -> Check:
     mic = Microphone(cfg.audio, level_callback=levels.append)
     try:
         mic.start()
+        mic.wait_open()
     except MicrophoneError as exc:
+        mic.close()
         return Check(
             "microphone",
             "fail",
@@ -148,6 +150,7 @@ def check_microphone(cfg: Config, listen_s: float = 1.0) -> Check:
             "Plug in a USB microphone (or set audio.device); list them with: arecord -l",
         )
     except Exception as exc:
+        mic.close()
         return Check("microphone", "fail", f"cannot open the microphone: {exc}", "arecord -l")
     try:
         time.sleep(listen_s)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Problem:
-    code: str  # no_microphone, no_gadget, no_host, model
+    code: str  # no_microphone, no_gadget, no_host, model, opening
     headline: str  # the OLED's headline
     detail: str  # what to do
 
@@ -34,6 +34,8 @@ NO_HOST = Problem(
     "Plug the Pi's USB-C port into the computer (a data cable, not a charger).",
 )
 HOST_STOPPED = Problem("no_host", "Host not connected", "The computer stopped listening.")
+# Not an error: the first opening of the microphone has not answered yet (the state stays).
+OPENING_MICROPHONE = Problem("opening", "Opening the microphone", "It answers in a moment.")
 
 
 def microphone_problem(error: BaseException) -> Problem:
@@ -71,6 +73,11 @@ class Health:
         self._mic_failures = 0
         self._mic_next_try = 0.0
         self._mic_problem: Problem | None = None
+        self._mic_up = False  # what MICROPHONE last said
+
+    def prepare(self) -> None:
+        """Start opening the microphone while the model loads (its process takes a moment)."""
+        self._check_microphone(now=True)
 
     def check(self, *, now: bool = False) -> Problem | None:
         """Microphone, gadget, host, in that order: the first problem, or None.
@@ -82,8 +89,7 @@ class Health:
     def microphone_lost(self, error: BaseException) -> Problem:
         """The recording failed: the microphone is closed and opened again later."""
         self._close_microphone()
-        self._microphone_topic.publish(False)
-        return microphone_problem(error)
+        return self._failed(error)
 
     def host_lost(self) -> Problem:
         """Typing found no host taking reports: offline until the next probe finds one."""
@@ -101,30 +107,45 @@ class Health:
 
     # ------------------------------------------------------------------ the probes
     def _check_microphone(self, now: bool) -> Problem | None:
+        """Opening runs in the background: the problem before it (None at the start) stays
+        until the device answers; a failure backs off before the next try."""
         mic = self.microphone
-        if mic is not None and not mic.alive:
-            log.warning("microphone stopped delivering audio")
+        if mic is not None:
+            if mic.opening:
+                return self._mic_problem or OPENING_MICROPHONE
+            if mic.alive:
+                self._mic_failures, self._mic_problem = 0, None
+                if not self._mic_up:
+                    self._mic_up = True
+                    self._microphone_topic.publish(True)
+                return None
+            error = mic.error
+            if error is None:
+                log.warning("microphone stopped delivering audio")
+                error = MicrophoneError("it stopped delivering audio")
             self._close_microphone()
+            return self._failed(error)
+        t = self._clock()
+        if not now and t < self._mic_next_try and self._mic_problem is not None:
+            return self._mic_problem
+        try:
+            mic = self._parts.open_microphone(self._level)
+            mic.start()
+        except Exception as exc:
+            return self._failed(exc)
+        self.microphone = mic
+        return self._check_microphone(now)
+
+    def _failed(self, error: BaseException) -> Problem:
+        """The microphone failed to open or stopped: tried again after a growing pause."""
+        if self._mic_up or self._microphone_topic.last() is None:
             self._microphone_topic.publish(False)
-        if self.microphone is None:
-            t = self._clock()
-            if not now and t < self._mic_next_try and self._mic_problem is not None:
-                return self._mic_problem
-            try:
-                mic = self._parts.open_microphone(self._level)
-                mic.start()
-            except Exception as exc:
-                self._microphone_topic.publish(False)
-                self._mic_failures += 1
-                backoff = min(self.retry_s * 2 ** (self._mic_failures - 1), 10 * self.retry_s)
-                self._mic_next_try = t + backoff
-                self._mic_problem = microphone_problem(exc)
-                return self._mic_problem
-            self.microphone = mic
-            self._mic_failures = 0
-            self._mic_problem = None
-            self._microphone_topic.publish(True)
-        return None
+        self._mic_up = False
+        self._mic_failures += 1
+        backoff = min(self.retry_s * 2 ** (self._mic_failures - 1), 10 * self.retry_s)
+        self._mic_next_try = self._clock() + backoff
+        self._mic_problem = microphone_problem(error)
+        return self._mic_problem
 
     def _check_typist(self) -> Problem | None:
         if self.typist is not None:

@@ -28,8 +28,20 @@ class Microphone(Protocol):
     """What the appliance uses of :class:`appliance.audio.Microphone`."""
 
     @property
-    def alive(self) -> bool: ...
-    def start(self) -> None: ...
+    def alive(self) -> bool:
+        """Open, and audio arrived recently."""
+
+    @property
+    def opening(self) -> bool:
+        """Started, and the device has not answered yet (nor failed)."""
+
+    @property
+    def error(self) -> Exception | None:
+        """Why it did not open or stopped."""
+
+    def start(self) -> None:
+        """Begins opening the device; returns before it is open (never blocks the loop)."""
+
     def close(self) -> None: ...
     def begin(self) -> Recording: ...
     def end(self) -> None:

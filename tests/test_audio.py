@@ -121,9 +121,14 @@ def test_device_chosen_by_name_substring_or_index() -> None:
 
 def test_no_input_device_at_all() -> None:
     mic = Microphone(AudioConfig(), command=capture_command([HDMI]))
-    with pytest.raises(MicrophoneError, match="lists no audio input device"):
-        mic.start()
-    assert not mic.alive
+    mic.start()  # returns at once: opening never blocks the daemon's loop
+    try:
+        with pytest.raises(MicrophoneError, match="lists no audio input device"):
+            mic.wait_open()
+        assert not mic.alive and not mic.opening
+        assert isinstance(mic.error, MicrophoneError)
+    finally:
+        mic.close()
 
 
 def test_preroll_recording_and_tail() -> None:
@@ -132,6 +137,9 @@ def test_preroll_recording_and_tail() -> None:
     )
     mic.start()
     try:
+        assert mic.opening and not mic.alive
+        mic.wait_open()
+        assert mic.alive and not mic.opening
         assert mic.device_name == USB_MIC["name"]
         time.sleep(0.8)  # the microphone runs before the button is pressed
         rec = mic.begin()
@@ -182,6 +190,7 @@ def test_unplugged_microphone_ends_the_recording_with_an_error(
     mic = Microphone(AudioConfig(block_ms=20), command=capture_command([USB_MIC], **failure))
     mic.start()
     try:
+        mic.wait_open()
         rec = mic.begin()
         samples, got = _consume(rec)
         assert got and re.search(message, str(got[0])), got
@@ -192,6 +201,7 @@ def test_unplugged_microphone_ends_the_recording_with_an_error(
     again = Microphone(AudioConfig(block_ms=20), command=capture_command([USB_MIC]))
     again.start()  # a new capture process opens the device again
     try:
+        again.wait_open()
         assert again.begin().samples >= 0 and again.alive
     finally:
         again.close()
@@ -203,6 +213,7 @@ def test_a_stalled_capture_is_not_alive_and_close_does_not_hang() -> None:
         command=capture_command([USB_MIC], hang_after=5),
     )
     mic.start()
+    mic.wait_open()
     child = mic._child
     assert child is not None
     deadline = time.monotonic() + 5
@@ -226,6 +237,7 @@ def test_the_capture_process_ends_when_the_daemon_is_killed(tmp_path: Path) -> N
         "from appliance.config import AudioConfig\n"
         "mic = Microphone(AudioConfig(), command=capture_command([USB_MIC]))\n"
         "mic.start()\n"
+        "mic.wait_open()\n"
         "print(mic._child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )

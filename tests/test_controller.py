@@ -61,8 +61,18 @@ class Mic:
         self.ended = self.cancelled = 0
 
     @property
+    def opening(self) -> bool:
+        return self.parts.mic_opening
+
+    @property
     def alive(self) -> bool:
-        return self.parts.mic_present
+        return self.parts.mic_present and not self.parts.mic_opening
+
+    @property
+    def error(self) -> Exception | None:
+        if self.parts.mic_present or self.parts.mic_opening:
+            return None
+        return MicrophoneError("capture failed")
 
     def start(self) -> None:
         self.parts.mic_opens += 1
@@ -147,6 +157,7 @@ class FakeParts:
     """The physical parts the tests plug and unplug."""
 
     mic_present: bool = True
+    mic_opening: bool = False  # started, not answered yet (its own process is starting)
     mic_opens: int = 0
     mic_closes: int = 0
     host: Host = field(default_factory=Host)
@@ -432,3 +443,23 @@ def test_a_microphone_that_fails_in_a_dictation_types_what_it_heard_then_recover
     rig.parts.mic_present = True
     rig.later(10.0)
     assert rig.state is State.READY and rig.last(Topic.MICROPHONE) == (True, "")
+
+
+def test_the_microphone_opens_while_the_model_loads_and_ready_waits_for_it() -> None:
+    """Opening runs in the background (a process of its own): the loop never waits for it,
+    READY comes once it answers, and a failed opening is an error with its reason."""
+    rig = Rig()
+    assert rig.parts.mic_opens == 1, "opening starts with the model load, not after it"
+    rig.parts.mic_opening = True
+    rig.post(ev.ModelLoaded(rig.engine))
+    assert rig.state is State.STARTING
+    rig.later(1.5)
+    assert rig.state is State.STARTING and State.ERROR not in rig.states()
+    rig.parts.mic_opening = False
+    rig.later(1.5)
+    assert rig.state is State.READY and rig.last(Topic.MICROPHONE) == (True, "")
+    # a later opening that fails: the reason is shown
+    rig.parts.mic_present = False
+    rig.later(1.5)
+    assert rig.last(Topic.STATE) == (State.ERROR, "No microphone")
+    assert rig.last(Topic.ERROR)[1] == "Capture failed"  # the reason, as the OLED shows it

@@ -96,9 +96,15 @@ class FakeMic:
         self.running = False
         self.lock = threading.Lock()
 
+    opening = False  # opens at once (the real one opens in the background)
+
     @property
     def alive(self) -> bool:
         return self.running and self.world.mic_present
+
+    @property
+    def error(self) -> Exception | None:
+        return None if self.world.mic_present else MicrophoneError("capture failed")
 
     def start(self) -> None:
         if not self.world.mic_present:

@@ -87,6 +87,9 @@ def test_microphone_level_is_measured(monkeypatch):
             for lv in (0.2, 0.6, 0.4):
                 self.cb(lv)
 
+        def wait_open(self):
+            pass
+
         def close(self):
             pass
 

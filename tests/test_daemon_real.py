@@ -34,6 +34,8 @@ class SpeechMic:
         self.lock = threading.Lock()
 
     alive = property(lambda self: self.running)
+    opening = False
+    error = None
 
     def start(self) -> None:
         self.running = True
