@@ -8,7 +8,14 @@ ext4 root disk. ``dummy_hcd`` stands in for the Pi's ``dwc2`` (it is also the US
 keyboard is plugged into), ``snd-aloop`` for the microphone. TEST-ONLY additions, written by the
 test support and marked so: a control agent unit (scripts from a 9p directory), the module list,
 the button FIFO, the test config, and a drop-in for ``stt-keyboard.service`` that wraps its
-ExecStart with the button hook (gpiozero's mock pins) and shortens ``WatchdogSec`` to 10 s.
+ExecStart with the button hook (gpiozero's mock pins) and the speech-engine bridge; the unit's
+hardening and its ``WatchdogSec=30`` are the product's.
+
+The speech engine: by default the host's real pipeline answers the daemon's bridge
+(``guest_daemon.py``, as in ``test_whole_appliance_qemu.py``): with whisper-base loaded by the
+daemon in the guest (``STT_KEYBOARD_SYSTEMD_ENGINE=guest``) a start took minutes under TCG on
+this kind of machine (and every restart the watchdog and SIGKILL tests cause loads it again),
+too slow for the suite.
 
 What it proves under systemd: the gadget unit configures the keyboard at boot; the daemon
 reaches READY (Type=notify); its messages are in the journal; the unit's
@@ -185,7 +192,7 @@ def test_service_reaches_ready(guest: Guest) -> None:
         int(mono["ActiveEnterTimestampMonotonic"]) - start
     ) / 1e6
     TIMES["kernel start to daemon start (guest clock)"] = start / 1e6
-    print(guest.sh("systemd-analyze; systemctl --failed --no-legend || true"))
+    print(guest.sh("systemd-analyze; systemd-analyze blame | head -12; systemctl --failed || true"))
 
 
 def test_journal_has_the_daemons_messages(guest: Guest) -> None:
@@ -298,7 +305,9 @@ def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     i = guest.wait_journal(r"config error", after=mark, timeout_s=60)
     line = guest.journal()[i]
     print(line)
-    assert "hid.report_delay_ms" in line, line
+    # the file, the line and the key path, in plain words; no traceback
+    assert "config error: /etc/stt-keyboard/config.yaml:13: hid.report_delay_ms" in line, line
+    assert not any("Traceback" in ln for ln in guest.journal()[mark:]), guest.journal()[mark:]
     time.sleep(5)  # systemd's restarts (RestartSec=3) meet the same file
     d = decode(guest.stop_reader("broken"), "us")
     assert d.text == "" and not d.held_at_end, d.text
