@@ -6,7 +6,7 @@
 #
 # then `pip install <src>[pi]` (the installer adds the [pi] extra only on a board whose
 # device tree says Raspberry Pi 4/5; a chroot on x86 has no device tree). Cached in
-# $STT_KEYBOARD_CACHE/arm64/installed-<key>, <key> = the base rootfs, these scripts and the
+# $STT_KEYBOARD_CACHE/arm64/installed-<key>, <key> = the base rootfs, this script and the
 # project files the installer reads; prints that directory on its last line. Beside the
 # installed tree: install.log (each line with the epoch second it appeared), install.env
 # (exit status and durations), pip-cache.txt (the wheels pip built from source).
@@ -17,7 +17,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 BASE=$(cd "$1" && pwd)
 CACHE=${STT_KEYBOARD_CACHE:-$HOME/.cache/stt-keyboard}/arm64
 # what the installer and `pip install <src>` read
-SRC_FILES="pyproject.toml README.md appliance config gadget systemd udev scripts requirements docs/appliance.md"
+SRC_FILES="pyproject.toml README.md appliance config gadget systemd udev scripts/install.sh requirements docs/appliance.md"
 
 say() { echo "==> $*" >&2; }
 
@@ -25,7 +25,7 @@ KEY=$(
     cd "$SRC"
     {
         basename "$BASE"
-        cat "$HERE/install_in_chroot.sh" "$HERE/chroot_run.sh"
+        cat "$HERE/install_in_chroot.sh"
         # shellcheck disable=SC2086
         find $SRC_FILES -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 |
             LC_ALL=C sort -z | xargs -0 sha256sum

@@ -106,6 +106,9 @@ def base_rootfs() -> Path:
 def installed(base_rootfs: Path) -> Path:
     path, seconds = run_script("install_in_chroot.sh", str(base_rootfs), timeout=3 * 3600)
     env = read_env(Path(f"{path}.env"))
+    if env["install_rc"] != "0" or env["pi_rc"] != "0":
+        log = Path(f"{path}.log").read_text()
+        pytest.fail(f"the install failed ({env}):\n{log[-4000:]}")
     record(
         installed=str(path),
         install_s=int(env["install_s"]),
@@ -139,7 +142,10 @@ def test_the_installer_installs_the_project(installed: Path) -> None:
     assert env["install_rc"] == "0", f"scripts/install.sh failed:\n{log[-4000:]}"
     assert env["pi_rc"] == "0", f"pip install <src>[pi] failed:\n{log[-4000:]}"
     venv = installed / "opt/stt-keyboard/venv"
-    assert elf_machine((venv / "bin/python").resolve(strict=False)) == EM_AARCH64
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    # bin/python links to /usr/bin/python3: absolute, so seen from here it is the host's
+    assert os.readlink(venv / "bin/python3") == "/usr/bin/python3"
+    assert elf_machine(next((site / "ctranslate2").glob("_ext.*.so"))) == EM_AARCH64
     wants = installed / "etc/systemd/system/multi-user.target.wants"
     for unit in ("stt-keyboard-gadget.service", "stt-keyboard.service"):
         assert (wants / unit).is_symlink(), f"{unit} is not enabled"
@@ -156,7 +162,6 @@ def test_the_installer_installs_the_project(installed: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     record(arm64_versions_ctranslate2_onnxruntime_numpy=proc.stdout.strip())
     # which packages came as binary wheels and which pip built here from source
-    site = next((venv / "lib").glob("python3.*/site-packages"))
     built, binary, pure = [], [], []
     for wheel in sorted(site.glob("*.dist-info/WHEEL")):
         name = wheel.parent.name.removesuffix(".dist-info")
