@@ -77,7 +77,7 @@ mkdir -p "$PLAN_DIR"
 # ---------------------------------------------------------------- the machine
 MODEL_FILE="$ROOT/proc/device-tree/model"
 [ -r "$MODEL_FILE" ] || MODEL_FILE=/proc/device-tree/model
-BOARD=$(tr -d '\000' <"$MODEL_FILE" 2>/dev/null || true)
+BOARD=$({ tr -d '\000' <"$MODEL_FILE"; } 2>/dev/null || true)
 case "$BOARD" in
     "Raspberry Pi 5"* | "Raspberry Pi Compute Module 5"*) PI=5 ;;
     "Raspberry Pi 4"* | "Raspberry Pi Compute Module 4"*) PI=4 ;;

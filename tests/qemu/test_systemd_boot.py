@@ -310,7 +310,10 @@ def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     # the file, the line and the key path, in plain words; no traceback
     assert "config error: /etc/stt-keyboard/config.yaml:13: hid.report_delay_ms" in line, line
     assert not any("Traceback" in ln for ln in guest.journal()[mark:]), guest.journal()[mark:]
-    time.sleep(5)  # systemd's restarts (RestartSec=3) meet the same file
+    restarts = int(guest.show("NRestarts")["NRestarts"])
+    time.sleep(5)  # RestartSec=3: a restart loop would have begun
+    # RestartPreventExitStatus=2: a config error is not restarted (it cannot fix itself)
+    assert int(guest.show("NRestarts")["NRestarts"]) == restarts
     d = decode(guest.stop_reader("broken"), "us")
     assert d.text == "" and not d.held_at_end, d.text
     status = guest.sh(f"systemctl show -p ActiveState,Result {UNIT}")
