@@ -94,10 +94,8 @@ class Controller:
             case ModelLoaded(engine):
                 self._engine = engine
                 self._probe(force=True)
-                self._notifier.ready(self.problem.headline if self.problem else self.state.value)
             case ModelFailed(error):
                 self._error(Problem("model", "Model not loaded", str(error)))
-                self._notifier.ready(f"Model not loaded: {error}")
             case RecordingEnded(gen, error) if gen == self._gen:
                 self._recording_ended(error)
             case Transcribed(gen, error, result) if gen == self._gen:
@@ -288,7 +286,12 @@ class Controller:
         self.state = state
         log.info("state: %s%s", state.value, f" ({message})" if message else "")
         self._state_topic.publish(state, message, **extra)
-        self._notifier.status(f"{state.value}: {message}" if message else state.value)
+        status = f"{state.value}: {message}" if message else state.value
+        if state in (State.READY, State.ERROR):
+            # systemd's READY=1 once a press is answered: the model is warm and the
+            # microphone open, or the problem is shown (sent once; later calls do nothing)
+            self._notifier.ready(status)
+        self._notifier.status(status)
 
     def _error(self, problem: Problem) -> None:
         changed = problem != self.problem

@@ -197,6 +197,7 @@ class Rig:
             clock=self.clock,
             retry_s=1.0,
         )
+        self.notifier = Notifier()
         self.controller = Controller(
             self.cfg,
             self.bus,
@@ -204,7 +205,7 @@ class Rig:
             workers=self.workers,
             typer=DictationTyper(self.cfg),
             meter=meter,
-            notifier=Notifier(),
+            notifier=self.notifier,
             clock=self.clock,
         )
         self.controller.start()
@@ -455,9 +456,11 @@ def test_the_microphone_opens_while_the_model_loads_and_ready_waits_for_it() -> 
     assert rig.state is State.STARTING
     rig.later(1.5)
     assert rig.state is State.STARTING and State.ERROR not in rig.states()
+    assert not rig.notifier.is_ready, "systemd's READY=1 before a press could be answered"
     rig.parts.mic_opening = False
     rig.later(1.5)
     assert rig.state is State.READY and rig.last(Topic.MICROPHONE) == (True, "")
+    assert rig.notifier.is_ready
     # a later opening that fails: the reason is shown
     rig.parts.mic_present = False
     rig.later(1.5)
