@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .vm import ROOT, GuestVM, VMError, ensure_packages
+from .vm import ROOT, GuestVM, VMError, ensure_packages, wait_for_agent
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -487,13 +487,13 @@ class SystemdVM(GuestVM):
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        ready = self.workdir / "ready"
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise VMError(f"QEMU exited: {err}\n--- console ---\n{self.console[-3000:]}")
-            if time.monotonic() - t0 > timeout_s:
-                self.stop()
-                raise VMError(f"no control agent in {timeout_s}s\n{self.console[-3000:]}")
-            time.sleep(0.2)
+        wait_for_agent(
+            self.proc,
+            self.workdir / "ready",
+            timeout_s=timeout_s,
+            console=lambda: self.console,
+            stop=self.stop,
+            what="no control agent",
+            poll_s=0.2,
+        )
         self.boot_s = time.monotonic() - t0

@@ -42,7 +42,7 @@ import pytest
 from .decode import decode
 from .systemd_image import RunImage, SystemdVM
 from .test_whole_appliance_qemu import FIRST, MAX_WER, SPEECH, HostEngine, reference, wer
-from .vm import VMError
+from .vm import VMError, wait_for_line
 
 pytestmark = pytest.mark.qemu
 
@@ -92,17 +92,13 @@ class Guest:
         return self.sh(f"journalctl -b -q --no-pager -o cat -u {UNIT}").splitlines()
 
     def wait_journal(self, pattern: str, *, after: int = 0, timeout_s: float = 60.0) -> int:
-        rx = re.compile(pattern)
-        t0 = time.monotonic()
-        while True:
-            lines = self.journal()
-            for i in range(after, len(lines)):
-                if rx.search(lines[i]):
-                    return i
-            if time.monotonic() - t0 > timeout_s:
-                tail = "\n".join(lines[-40:])
-                raise AssertionError(f"no journal line /{pattern}/ in {timeout_s}s:\n{tail}")
-            time.sleep(0.5)
+        found, lines = wait_for_line(
+            self.journal, pattern, after=after, timeout_s=timeout_s, poll_s=0.5
+        )
+        if found is None:
+            tail = "\n".join(lines[-40:])
+            raise AssertionError(f"no journal line /{pattern}/ in {timeout_s}s:\n{tail}")
+        return found
 
     def wait_active(self, timeout_s: float, *, not_pid: str = "") -> dict[str, str]:
         t0 = time.monotonic()

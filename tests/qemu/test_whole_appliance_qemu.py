@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 import threading
 import time
@@ -44,7 +43,7 @@ import pytest
 
 from .conftest import GADGET
 from .decode import decode
-from .vm import ROOT, GuestVM
+from .vm import ROOT, GuestVM, wait_for_line
 
 pytestmark = pytest.mark.qemu
 
@@ -156,19 +155,15 @@ class Appliance:
 
     def wait_log(self, pattern: str, *, after: int = 0, timeout_s: float = 60.0) -> int:
         """Wait until a daemon log line (from index ``after`` on) matches; its index."""
-        rx = re.compile(pattern)
-        t0 = time.monotonic()
-        while True:
-            lines = self.lines()
-            for i in range(after, len(lines)):
-                if rx.search(lines[i]):
-                    return i
-            if time.monotonic() - t0 > timeout_s:
-                self.vm.run("kill -USR1 $(cat /tmp/stt-daemon.pid); sleep 2", timeout_s=30)
-                stacks = [ln for ln in self.log.splitlines() if ln.startswith(("Thread", "  File"))]
-                tail = "\n".join(lines[-30:] + stacks[-60:])
-                raise AssertionError(f"no daemon log line /{pattern}/ in {timeout_s}s:\n{tail}")
-            time.sleep(0.1)
+        found, lines = wait_for_line(
+            self.lines, pattern, after=after, timeout_s=timeout_s, poll_s=0.1
+        )
+        if found is None:
+            self.vm.run("kill -USR1 $(cat /tmp/stt-daemon.pid); sleep 2", timeout_s=30)
+            stacks = [ln for ln in self.log.splitlines() if ln.startswith(("Thread", "  File"))]
+            tail = "\n".join(lines[-30:] + stacks[-60:])
+            raise AssertionError(f"no daemon log line /{pattern}/ in {timeout_s}s:\n{tail}")
+        return found
 
     def button(self, word: str) -> None:
         self.sh(f"echo {word} > /tmp/stt-button")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import shutil
 import stat
 import subprocess
 import tarfile  # noqa: F401  (kept for readers: the deb is unpacked with dpkg-deb)
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,6 +225,45 @@ def _cpio_entry(buf: io.BytesIO, name: str, data: bytes, mode: int, ino: int) ->
     buf.write(b"\0" * ((4 - len(data) % 4) % 4))
 
 
+def wait_for_agent(
+    proc: subprocess.Popen[bytes],
+    ready: Path,
+    *,
+    timeout_s: float,
+    console: Callable[[], str],
+    stop: Callable[[], None],
+    what: str,
+    poll_s: float = 0.1,
+) -> None:
+    """Until the guest's control agent writes ``ready``; QEMU's exit or the timeout raise."""
+    t0 = time.monotonic()
+    while not ready.exists():
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise VMError(f"QEMU exited: {err}\n--- console ---\n{console()[-3000:]}")
+        if time.monotonic() - t0 > timeout_s:
+            stop()
+            raise VMError(f"{what} in {timeout_s}s\n{console()[-3000:]}")
+        time.sleep(poll_s)
+
+
+def wait_for_line(
+    lines: Callable[[], list[str]], pattern: str, *, after: int, timeout_s: float, poll_s: float
+) -> tuple[int | None, list[str]]:
+    """The index of the first line from ``after`` on matching ``pattern`` (None at the
+    timeout), and the lines last read."""
+    rx = re.compile(pattern)
+    t0 = time.monotonic()
+    while True:
+        got = lines()
+        for i in range(after, len(got)):
+            if rx.search(got[i]):
+                return i, got
+        if time.monotonic() - t0 > timeout_s:
+            return None, got
+        time.sleep(poll_s)
+
+
 class GuestVM:
     """A running guest and its control channel (a shared directory)."""
 
@@ -277,14 +318,14 @@ class GuestVM:
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         ready = self.workdir / "ready"
-        while not ready.exists():
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise VMError(f"QEMU exited: {err}\n--- console ---\n{self.console[-3000:]}")
-            if time.monotonic() - t0 > timeout_s:
-                self.stop()
-                raise VMError(f"guest not ready in {timeout_s}s\n{self.console[-3000:]}")
-            time.sleep(0.1)
+        wait_for_agent(
+            self.proc,
+            ready,
+            timeout_s=timeout_s,
+            console=lambda: self.console,
+            stop=self.stop,
+            what="guest not ready",
+        )
         time.sleep(0.05)
         if ready.read_text().strip() != "0":
             log = (self.workdir / "modprobe.log").read_text()
