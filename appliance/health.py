@@ -178,6 +178,10 @@ class Health:
         last = self._host_topic.last()
         if last is None or last.value != connected:
             self._host_topic.publish(connected)
+            if connected and self.typist is not None:
+                # A run killed mid-typing (or a host that saw a press before its cable was
+                # pulled) may hold a key down: the first report to a host releases them all.
+                self.typist.release_all()
 
     def _close_microphone(self) -> None:
         mic, self.microphone = self.microphone, None

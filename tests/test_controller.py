@@ -299,7 +299,7 @@ def test_a_long_press_drops_the_transcription_that_comes_later(rig: Rig) -> None
     assert rig.state is State.READY and rig.engine.sessions[0].cancelled
     rig.post(ev.Transcribed(gen, result=DictationResult(pieces=[Piece("too late")])))
     assert rig.state is State.READY and rig.workers.typing is None
-    assert rig.parts.host.reports == []
+    assert set(rig.parts.host.reports) == {bytes(8)}, "a key was typed"  # the start's all-up
 
 
 def test_a_press_while_typing_stops_it_and_its_end_is_ignored(rig: Rig) -> None:
@@ -338,6 +338,30 @@ def test_the_host_going_away_keeps_the_rest_and_types_it_when_it_is_back(rig: Ri
         got[:i] + got[i + 1 :] == want for i in range(len(got))
     )
     assert not rig.parts.host.keys_down
+
+
+S_DOWN = bytes([0, 0, 0x16, 0, 0, 0, 0, 0])  # "s" held: the last report of a killed run
+
+
+def test_a_key_a_killed_run_left_down_is_released_when_the_host_is_seen() -> None:
+    """The previous daemon died between a press and its release (SIGKILL, a crash): the host
+    would auto-repeat that key. The first thing a host that is seen connected gets is
+    all keys up: at the start, and when it comes back."""
+    rig = Rig()
+    rig.parts.host.write(S_DOWN)
+    assert rig.parts.host.keys_down
+    rig.post(ev.ModelLoaded(rig.engine))
+    assert rig.state is State.READY
+    assert not rig.parts.host.keys_down and rig.parts.host.reports[-1] == bytes(8)
+    # unplugged with a key down (the host keeps its state), plugged in again
+    rig.parts.host.write(S_DOWN)
+    rig.parts.host.connected = False
+    rig.later(1.0)
+    assert rig.state is State.ERROR
+    rig.parts.host.connected = True
+    rig.later(1.0)
+    assert rig.state is State.READY
+    assert not rig.parts.host.keys_down and rig.parts.host.reports[-1] == bytes(8)
 
 
 def test_a_missing_microphone_is_retried_with_back_off() -> None:

@@ -419,7 +419,7 @@ def test_long_press_cancels_the_recording_in_toggle_mode(rig_factory):
     rig.release()
     time.sleep(0.3)
     assert rig.daemon.state is State.READY
-    assert rig.host.text == "" and rig.host.reports == []
+    assert rig.host.text == "" and set(rig.host.reports) <= {bytes(8)}  # the start's all-up
     assert State.TYPING not in rig.entered()
 
 
