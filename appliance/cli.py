@@ -63,6 +63,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_set(args: argparse.Namespace) -> int:
+    from appliance.config_edit import set_option_in_file
+
+    path, _ = config_path_from(args.config)
+    set_option_in_file(path, args.key, args.value)
+    print(f"{path}: {args.key}: {args.value}")
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     sys.stdout.write(dump_config(effective_config(args)))
     return 0
@@ -77,9 +86,19 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     cfg = effective_config(args)
     cache = Path(args.cache) if args.cache else model_cache_dir(cfg.asr.model_cache)
     path = fetch_model(args.name, cache, source=args.source, force=args.force, quiet=args.quiet)
-    if args.quiet:
-        return 0
-    print(path)
+    config_file, _ = config_path_from(args.config)
+    if args.use:
+        from appliance.config_edit import set_option_in_file
+
+        set_option_in_file(config_file, "asr.model", args.name)
+    if not args.quiet:
+        print(path)
+    if not args.use and args.name != cfg.asr.model:
+        print(
+            f"note: {config_file} uses {cfg.asr.model!r}; to use {args.name!r}: "
+            f"stt-keyboard config set asr.model {args.name} (or model fetch --use)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -296,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = csub.add_parser("check", help="validate a config file")
     c.add_argument("file")
     c.set_defaults(func=cmd_config_check)
+    c = csub.add_parser("set", help="change one setting in the config file, keeping its comments")
+    c.add_argument("key", help="section.name, e.g. asr.model")
+    c.add_argument("value")
+    c.set_defaults(func=cmd_config_set)
     c = csub.add_parser("show", help="print the effective configuration")
     c.set_defaults(func=cmd_config_show)
 
@@ -307,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--cache", help="model cache directory (default: asr.model_cache)")
     m.add_argument("--force", action="store_true", help="fetch again even if present")
     m.add_argument("--quiet", action="store_true")
+    m.add_argument("--use", action="store_true", help="and set asr.model to it in the config")
     m.set_defaults(func=cmd_model_fetch)
     m = msub.add_parser("list", help="models in the cache")
     m.set_defaults(func=cmd_model_list)

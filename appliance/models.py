@@ -49,10 +49,19 @@ PYPI_MODELS: dict[str, PypiModel] = {
 }
 
 
+# The service's StateDirectory: its unit sets STT_KEYBOARD_CACHE to it.
+SERVICE_STATE_DIR = Path("/var/lib/stt-keyboard")
+
+
 def cache_root() -> Path:
+    """$STT_KEYBOARD_CACHE; as root (``sudo stt-keyboard doctor``, ``sudo ... model fetch``)
+    on a device with the service installed, the service's own directory, so what a command
+    checks or fetches is what the service reads; otherwise the user's cache."""
     env = os.environ.get("STT_KEYBOARD_CACHE")
     if env:
         return Path(env)
+    if os.geteuid() == 0 and SERVICE_STATE_DIR.is_dir():
+        return SERVICE_STATE_DIR
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "stt-keyboard"
 

@@ -7,13 +7,15 @@
 #                                          # stt-keyboard-install/plan.txt
 #
 # Safe to run again: config.txt and /etc/modules get one marked block (replaced, never
-# duplicated), an existing /etc/stt-keyboard/config.yaml is never overwritten.
+# duplicated), an existing /etc/stt-keyboard/config.yaml is never overwritten (--model NAME
+# changes its asr.model line only).
 set -eu
 
 PROG=stt-keyboard-install
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=""
 MODEL=""
+MODEL_GIVEN=0
 DO_VENV=1
 DO_MODEL=1
 DO_APT=1
@@ -41,8 +43,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift ;;
         --root=*) ROOT=${1#--root=} ;;
-        --model) [ $# -ge 2 ] || die "--model needs a name"; MODEL=$2; shift ;;
-        --model=*) MODEL=${1#--model=} ;;
+        --model) [ $# -ge 2 ] || die "--model needs a name"; MODEL=$2; MODEL_GIVEN=1; shift ;;
+        --model=*) MODEL=${1#--model=}; MODEL_GIVEN=1 ;;
         --oled) WANT_OLED=1 ;;
         --no-model) DO_MODEL=0 ;;
         --no-venv) DO_VENV=0 ;;
@@ -226,6 +228,14 @@ fi
 mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/local/sbin"
 ln -sf /opt/stt-keyboard/venv/bin/stt-keyboard "$ROOT/usr/local/bin/stt-keyboard"
 install -m 0755 "$SRC/gadget/stt-keyboard-gadget" "$ROOT/usr/local/sbin/stt-keyboard-gadget"
+
+# --model NAME is the model the service runs, not only the one fetched: the config says so
+# (one line changed, its comments kept; an existing config too, since the user asked).
+if [ "$MODEL_GIVEN" = 1 ]; then
+    say "config: asr.model: $MODEL"
+    act /opt/stt-keyboard/venv/bin/stt-keyboard --config /etc/stt-keyboard/config.yaml \
+        config set asr.model "$MODEL"
+fi
 
 # ---------------------------------------------------------------- systemd and udev
 say "systemd units and the udev rule for /dev/hidg0"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from appliance.config import Config, parse_config
+from appliance.config import Config, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = ROOT / "image-build"
@@ -484,7 +484,35 @@ def test_model_step_bakes_a_prepared_model_into_the_cache(rootfs: Path, tmp_path
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in model.iterdir())
     assert stat.S_IMODE((target / "model.bin").stat().st_mode) == 0o644
     assert stat.S_IMODE(target.stat().st_mode) == 0o755
-    assert chroot == "", "a prepared model needs no network and no chroot"
+    # no fetch (no network): the chroot only names the model in the boot partition's settings
+    assert "model fetch" not in chroot
+    assert 'config set asr.model "small"' in chroot
+
+
+def test_model_step_names_the_baked_model_in_the_boot_config(rootfs: Path, tmp_path: Path):
+    """A --model base image starts with asr.model: base (it asked for small and failed)."""
+    ok(run_step(STAGE / "02-boot-config" / "00-run.sh", rootfs, tmp_path)[0])
+    model = fake_model(tmp_path / "base")
+    result, chroot = run_step(
+        STAGE / "03-model" / "00-run.sh", rootfs, tmp_path, STT_MODEL="base",
+        STT_MODEL_DIR=str(model),
+    )  # fmt: skip
+    ok(result)
+    env = stage_env()
+    command = chroot.split("--- on_chroot", 1)[1].split("\n", 1)[1]
+    # what runs in the image's chroot, run here with this checkout's CLI on the step's file
+    boot_config = rootfs / env["BOOT_CONFIG"].lstrip("/")
+    command = command.replace(
+        f'"{env["STT_BIN"]}"', str(Path(sys.executable).parent / "stt-keyboard")
+    )
+    command = command.replace(env["BOOT_CONFIG"], str(boot_config))
+    ok(subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60))
+    text = boot_config.read_text()
+    assert load_config(boot_config).asr.model == "base"
+    assert text.count("model: base") == 1 and "model: small" not in text
+    # the rest of the user's file is as the image shipped it (comments included)
+    shipped = (STAGE / "02-boot-config" / "files" / "stt-keyboard.yaml").read_text()
+    assert text == shipped.replace("  model: small", "  model: base")
 
 
 def test_model_step_fetches_in_the_chroot_and_checks_the_result(rootfs: Path, tmp_path: Path):

@@ -42,3 +42,11 @@ if [ ! -f "$target/model.bin" ]; then
 fi
 # Owned by root, readable by the service: the service never writes its model.
 chmod -R u=rwX,go=rX "$cache"
+
+# The settings file on the boot partition names the model that was baked in (02-boot-config
+# put it there with the default "small"): a --model base image must not start asking for small.
+echo "stt-keyboard: ${BOOT_CONFIG}: asr.model: ${STT_MODEL}"
+on_chroot <<CHROOT
+set -e
+"${STT_BIN}" --config "${BOOT_CONFIG}" config set asr.model "${STT_MODEL}"
+CHROOT
