@@ -288,6 +288,12 @@ class LedConfig:
     )
     pins: list[int] = _opt([], "BCM pins: single [p]; dual [red, green]; rgb [r, g, b].")
     active_high: bool = _opt(True, "LED lights when the pin is high.")
+    activity: str = _opt(
+        "auto",
+        "With kind: none, the board's own LED shows the states (ready: a short flash every "
+        "2 s; recording: on; busy: blinking; error: fast blinking): auto (a Pi's ACT or led0), "
+        "off, or the name of an LED under /sys/class/leds.",
+    )
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,10 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     # --model and --layout were applied by the command line (cli.effective_config).
     if args.no_hardware:
         cfg = with_overrides(
-            cfg, button={"pin_factory": "mock"}, leds={"kind": "none"}, oled={"enabled": False}
+            cfg,
+            button={"pin_factory": "mock"},
+            leds={"kind": "none", "activity": "off"},
+            oled={"enabled": False},
         )
     setup_logging("debug" if args.verbose else cfg.daemon.log_level)
     bus = StatusBus()
@@ -208,7 +211,9 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         from appliance.ui.button import pin_factory
 
         factory = pin_factory(cfg.button.pin_factory)
-    leds = open_leds(cfg.leds, bus, factory=factory) if factory is not None else None
+    # the board's own LED (leds.kind: none) needs no pin factory
+    wired = cfg.leds.kind != "none"
+    leds = open_leds(cfg.leds, bus, factory=factory) if factory or not wired else None
     daemon = Daemon(cfg, bus, real_parts(cfg), notifier=notifier)
     button = open_button(cfg.button, daemon.trigger)
     try:

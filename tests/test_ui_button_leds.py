@@ -129,7 +129,7 @@ def test_dual_leds(mock_pins):
 
 def test_missing_leds_are_optional(mock_pins, caplog):
     bus = StatusBus()
-    assert open_leds(LedConfig(kind="none"), bus) is None
+    assert open_leds(LedConfig(kind="none", activity="off"), bus) is None
     assert open_leds(LedConfig(kind="rgb", pins=[1]), bus, factory=mock_pins) is None
     assert "no status LEDs" in caplog.text
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from appliance.config import LedConfig
 from appliance.status import State, Status, StatusBus, Topic
@@ -66,6 +66,16 @@ def pattern_for(state: State, *, warning: bool = False) -> Pattern:
     if state is State.RECORDING and warning:
         return PATTERNS["warning"]
     return PATTERNS[state.value]
+
+
+class StatusLight(Protocol):
+    """What the status bus drives: the wired LEDs, or the board's own LED."""
+
+    current: Pattern | None
+
+    def show(self, pattern: Pattern) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Leds:
@@ -168,7 +178,7 @@ class Leds:
 class LedListener:
     """Follows the status bus: the state, plus the max-recording warning."""
 
-    def __init__(self, leds: Leds):
+    def __init__(self, leds: StatusLight):
         self.leds = leds
         self._state = State.STARTING
         self._warning = False
@@ -184,11 +194,16 @@ class LedListener:
         self.leds.show(pattern_for(self._state, warning=self._warning))
 
 
-def open_leds(cfg: LedConfig, bus: StatusBus, *, factory: Any = None) -> Leds | None:
-    """LEDs attached to the bus, or None (logged once) when none are configured or usable."""
+def open_leds(cfg: LedConfig, bus: StatusBus, *, factory: Any = None) -> StatusLight | None:
+    """LEDs attached to the bus, or None (logged once) when none are configured or usable.
+    With none wired, the board's own LED (``leds.activity``) if it has one."""
     if cfg.kind == "none":
-        log.info("no status LEDs configured")
-        return None
+        from appliance.ui.activity_led import open_activity_led
+
+        light = open_activity_led(cfg.activity)
+        if light is not None:
+            bus.subscribe(LedListener(light))
+        return light
     if factory is None:
         from appliance.ui.button import pin_factory
 
