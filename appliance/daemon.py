@@ -166,11 +166,18 @@ def publish_config_error(bus: StatusBus, error: ConfigError) -> None:
 
 def show_config_error(error: ConfigError) -> None:
     """`run` cannot start: the OLED, if its own section of the file reads, says which key is
-    wrong and stays lit after the exit (the journal has the whole message)."""
+    wrong and stays lit after the exit (the journal has the whole message); the status file
+    (copied to the boot partition) says it too, and with no LEDs wired the board's LED blinks."""
     from appliance.config import readable_sections
+    from appliance.models import cache_root
+    from appliance.status_file import NAME, StatusFile
+    from appliance.ui.activity_led import blink_after_exit
     from appliance.ui.oled import open_oled
 
+    StatusFile(cache_root() / NAME).problem(f"config error: {error}")
     cfg = readable_sections(error.file) if error.file else Config()
+    if cfg.leds.kind == "none":
+        blink_after_exit(cfg.leds.activity)
     bus = StatusBus()
     oled = open_oled(cfg.oled, bus)
     if oled is not None:
@@ -181,7 +188,9 @@ def show_config_error(error: ConfigError) -> None:
 def run(args: argparse.Namespace, cfg: Config) -> int:
     """`stt-keyboard run`: the service. Exit 0 on SIGTERM; config errors never get here."""
     from appliance.config import with_overrides
+    from appliance.models import cache_root
     from appliance.notify import setup_logging
+    from appliance.status_file import open_status_file
     from appliance.ui.button import open_button
     from appliance.ui.leds import open_leds
     from appliance.ui.oled import open_oled
@@ -214,11 +223,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     # the board's own LED (leds.kind: none) needs no pin factory
     wired = cfg.leds.kind != "none"
     leds = open_leds(cfg.leds, bus, factory=factory) if factory or not wired else None
+    status_file = open_status_file(bus, cache_root())
     daemon = Daemon(cfg, bus, real_parts(cfg), notifier=notifier)
     button = open_button(cfg.button, daemon.trigger)
     try:
         return daemon.run()
     finally:
+        status_file.close()
         if button is not None:
             button.close()
         if oled is not None:

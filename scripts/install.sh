@@ -228,6 +228,7 @@ fi
 mkdir -p "$ROOT/usr/local/bin" "$ROOT/usr/local/sbin"
 ln -sf /opt/stt-keyboard/venv/bin/stt-keyboard "$ROOT/usr/local/bin/stt-keyboard"
 install -m 0755 "$SRC/gadget/stt-keyboard-gadget" "$ROOT/usr/local/sbin/stt-keyboard-gadget"
+install -m 0755 "$SRC/systemd/stt-keyboard-publish-status" "$ROOT/usr/local/sbin/stt-keyboard-publish-status"
 
 # --model NAME is the model the service runs, not only the one fetched: the config says so
 # (one line changed, its comments kept; an existing config too, since the user asked).
@@ -242,6 +243,8 @@ say "systemd units and the udev rule for /dev/hidg0"
 mkdir -p "$ROOT/etc/systemd/system" "$ROOT/etc/udev/rules.d"
 install -m 0644 "$SRC/systemd/stt-keyboard-gadget.service" "$ROOT/etc/systemd/system/"
 install -m 0644 "$SRC/systemd/stt-keyboard.service" "$ROOT/etc/systemd/system/"
+install -m 0644 "$SRC/systemd/stt-keyboard-status.path" "$SRC/systemd/stt-keyboard-status.service" \
+    "$ROOT/etc/systemd/system/"
 install -m 0644 "$SRC/udev/99-stt-keyboard.rules" "$ROOT/etc/udev/rules.d/"
 if [ -n "$ROOT" ]; then
     # what `systemctl enable` does, so the scratch root boots the same way
@@ -250,6 +253,8 @@ if [ -n "$ROOT" ]; then
         "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-gadget.service"
     ln -sf /etc/systemd/system/stt-keyboard.service \
         "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard.service"
+    ln -sf /etc/systemd/system/stt-keyboard-status.path \
+        "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-status.path"
 fi
 # In a chroot or an image build no systemd or udevd runs (systemctl daemon-reload fails with
 # "System has not been booted with systemd"): enabling the units works offline (symlinks),
@@ -257,7 +262,7 @@ fi
 if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
     act systemctl daemon-reload
 fi
-act systemctl enable stt-keyboard-gadget.service stt-keyboard.service
+act systemctl enable stt-keyboard-gadget.service stt-keyboard.service stt-keyboard-status.path
 if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
     act udevadm control --reload-rules
     act udevadm trigger --subsystem-match=hidg

@@ -52,11 +52,15 @@ drop_block() {
 }
 
 echo "==> stopping and disabling the services"
-act systemctl disable --now stt-keyboard.service stt-keyboard-gadget.service
+act systemctl disable --now stt-keyboard.service stt-keyboard-gadget.service stt-keyboard-status.path
 rm -f "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard.service" \
     "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-gadget.service" \
+    "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-status.path" \
     "$ROOT/etc/systemd/system/stt-keyboard.service" \
     "$ROOT/etc/systemd/system/stt-keyboard-gadget.service" \
+    "$ROOT/etc/systemd/system/stt-keyboard-status.path" \
+    "$ROOT/etc/systemd/system/stt-keyboard-status.service" \
+    "$ROOT/usr/local/sbin/stt-keyboard-publish-status" \
     "$ROOT/etc/udev/rules.d/99-stt-keyboard.rules" \
     "$ROOT/usr/local/sbin/stt-keyboard-gadget" \
     "$ROOT/usr/local/bin/stt-keyboard"

@@ -15,7 +15,12 @@ import pytest
 from appliance.config import LedConfig
 from appliance.status import State, StatusBus, Topic
 from appliance.ui import activity_led
-from appliance.ui.activity_led import ActivityLed, find_activity_led, open_activity_led
+from appliance.ui.activity_led import (
+    ActivityLed,
+    blink_after_exit,
+    find_activity_led,
+    open_activity_led,
+)
 from appliance.ui.leds import PATTERNS, open_leds
 
 
@@ -133,3 +138,17 @@ def test_an_led_it_may_not_drive_is_a_warning_not_a_crash(
     (path / "trigger" / "x").write_text("")
     assert open_activity_led("auto", tmp_path) is None
     assert "board LED" in caplog.text and "no status light" in caplog.text
+
+
+def test_a_config_error_leaves_the_led_blinking_and_the_next_start_takes_it_back(
+    tmp_path: Path,
+) -> None:
+    path = sysfs_led(tmp_path, "ACT")
+    assert blink_after_exit("auto", tmp_path)
+    assert (path / "trigger").read_text() == "timer"  # the kernel blinks it: no process needed
+    # as the kernel lists it after that: the next run gives the LED back to the SD card
+    (path / "trigger").write_text("none rc-feedback [timer] mmc0 heartbeat\n")
+    led = ActivityLed(path)
+    led.close()
+    assert (path / "trigger").read_text() == "mmc0"
+    assert not blink_after_exit("off", tmp_path)

@@ -44,12 +44,15 @@ def find_activity_led(setting: str, leds_dir: Path | None = None) -> Path | None
     return None
 
 
-def _selected_trigger(text: str) -> str:
-    """``none [mmc0] timer`` -> ``mmc0``."""
-    for word in text.split():
-        if word.startswith("[") and word.endswith("]"):
-            return word[1:-1]
-    return "none"
+def _own_trigger(text: str) -> str:
+    """The trigger to give the LED back to: the selected one of ``none [mmc0] timer``, unless
+    it is what an earlier run left (``timer``: blinking on after a config error; ``none``:
+    killed while it drove the LED), then the SD card's (``mmc0``) if the kernel has it."""
+    words = text.split()
+    selected = next((w[1:-1] for w in words if w.startswith("[") and w.endswith("]")), "none")
+    if selected in ("timer", "none") and "mmc0" in words:
+        return "mmc0"
+    return selected
 
 
 class ActivityLed:
@@ -59,7 +62,7 @@ class ActivityLed:
         self.path = path
         self.current: Pattern | None = None
         self._max = int((path / "max_brightness").read_text().strip() or 1)
-        self._old_trigger = _selected_trigger((path / "trigger").read_text())
+        self._old_trigger = _own_trigger((path / "trigger").read_text())
         self._write("trigger", "none")  # PermissionError here: the caller runs without it
         self._timing: tuple[float, float] | None = None
         self._steady = False
@@ -125,6 +128,20 @@ class ActivityLed:
     def _write(self, name: str, value: str) -> None:
         with open(self.path / name, "w") as fh:
             fh.write(value)
+
+
+def blink_after_exit(setting: str, leds_dir: Path | None = None) -> bool:
+    """The service cannot start (a config error): the kernel blinks the LED (its timer
+    trigger, once a second) after the process is gone; the next start takes it back."""
+    path = find_activity_led(setting, leds_dir)
+    if path is None:
+        return False
+    try:
+        (path / "trigger").write_text("timer")
+    except OSError as exc:
+        log.warning("board LED %s: %s", path, exc)
+        return False
+    return True
 
 
 def open_activity_led(setting: str, leds_dir: Path | None = None) -> ActivityLed | None:
