@@ -151,3 +151,33 @@ def test_install_with_model_sets_it_in_the_config(tmp_path: Path) -> None:
     plan2 = (root2 / "var/lib/stt-keyboard-install/plan.txt").read_text()
     assert "config set" not in plan2
     assert "model fetch small" in plan2
+
+
+# --------------------------------------------------------------------------- updating
+
+
+def test_an_update_is_the_installer_again_and_keeps_settings_and_models(tmp_path: Path) -> None:
+    """docs/appliance.md#updating: `git pull && sudo sh scripts/install.sh` over an installed
+    device. The user's settings and the fetched models are untouched; the program is new."""
+    root = scratch_root(tmp_path)
+    install(root, "--model", "base")
+    config = root / "etc/stt-keyboard/config.yaml"
+    # (--root writes the config set to the plan: done here as it runs on a device)
+    text = config.read_text().replace("  model: small", "  model: base")
+    config.write_text(text.replace("  layout: us", "  layout: de") + "# mine\n")
+    model = root / "var/lib/stt-keyboard/models/base"
+    model.mkdir(parents=True)
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.json"):
+        (model / name).write_bytes(name.encode() * 100)
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in model.iterdir()}
+    settings = config.read_bytes()
+    unit = root / "etc/systemd/system/stt-keyboard.service"
+    unit.write_text("# an old version of the unit\n")
+
+    install(root)  # the update: no --model, as the docs say
+    assert config.read_bytes() == settings
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in model.iterdir()} == before
+    assert unit.read_text() == (ROOT / "systemd/stt-keyboard.service").read_text()
+    plan = (root / "var/lib/stt-keyboard-install/plan.txt").read_text()
+    assert "config set" not in plan, "an update does not change the model setting"
+    assert "stt-keyboard model fetch base" in plan  # the configured one: present, so kept
