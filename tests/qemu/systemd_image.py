@@ -357,8 +357,19 @@ def dropin(*, bridge: bool, watchdog_s: int | None) -> str:
     )
 
 
+def with_test_settings(installed: str, settings: dict[str, str]) -> str:
+    """The installer's config with the test's settings set in it (``config set``'s code):
+    asr.model stays what ``install.sh --model base`` wrote."""
+    from appliance.config_edit import set_option
+
+    text = installed
+    for key, value in settings.items():
+        text = set_option(text, key, value, "the installer's config.yaml")
+    return TEST_MARK + "# settings set by the test: " + ", ".join(settings) + "\n" + text
+
+
 def write_test_files(
-    root: Path, config: str, *, bridge: bool, watchdog_s: int | None = None
+    root: Path, settings: dict[str, str], *, bridge: bool, watchdog_s: int | None = None
 ) -> None:
     for rel, text in TEST_FILES.items():
         p = root / rel
@@ -387,8 +398,10 @@ def write_test_files(
     for name in ("systemd_daemon.py", "button_fifo.py", "guest_daemon.py"):
         shutil.copy2(here / name, t / name)
     (t / "agent.sh").write_text(AGENT)
-    # The test's config (TEST-ONLY): the installer keeps an existing config.yaml.
-    (root / "etc/stt-keyboard/config.yaml").write_text(TEST_MARK + "#\n" + config)
+    # The test's settings (TEST-ONLY) in the installer's config.yaml, which the installer
+    # run again keeps.
+    config = root / "etc/stt-keyboard/config.yaml"
+    config.write_text(with_test_settings(config.read_text(), settings))
 
 
 class RunImage:
@@ -403,7 +416,12 @@ class RunImage:
         self.base_built = False
 
     def build(
-        self, config: str, *, bridge: bool, watchdog_s: int | None = None, size_gb: int = 6
+        self,
+        settings: dict[str, str],
+        *,
+        bridge: bool,
+        watchdog_s: int | None = None,
+        size_gb: int = 6,
     ) -> None:
         t0 = time.monotonic()
         base, self.base_built = ensure_base()
@@ -424,7 +442,7 @@ class RunImage:
         try:
             t1 = time.monotonic()
             copy_source(merged)
-            write_test_files(merged, config, bridge=bridge, watchdog_s=watchdog_s)
+            write_test_files(merged, settings, bridge=bridge, watchdog_s=watchdog_s)
             self.times["installer again (project only)"] = run_installer(
                 merged,
                 ["--no-apt", "--no-model"],

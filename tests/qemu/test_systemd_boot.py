@@ -30,6 +30,7 @@ a broken config file is a clear error in the journal and nothing is typed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -60,21 +61,18 @@ pytestmark = pytest.mark.qemu
 UNIT = "stt-keyboard.service"
 GADGET_UNIT = "stt-keyboard-gadget.service"
 G = "/sys/kernel/config/usb_gadget/stt-keyboard"
-CONFIG = """\
-audio:
-  device: "(hw:0,1)"   # PortAudio's name for the loopback card's capture device 1
-  rate: 16000
-  channels: 1
-asr:
-  model: base          # fetched by the installer into /var/lib/stt-keyboard/models
-  threads: 2
-  language: en
-button:
-  pin_factory: mock    # the test drives the mock pin through its FIFO
-hid:
-  layout: us
-  report_delay_ms: 4
-"""
+# The test's settings, set in the installer's own config.yaml (asr.model is the installer's:
+# ``install.sh --model base`` writes it there).
+SETTINGS = {
+    "audio.device": "(hw:0,1)",  # PortAudio's name for the loopback card's capture device 1
+    "audio.rate": "16000",
+    "audio.channels": "1",
+    "asr.threads": "2",
+    "asr.language": "en",
+    "button.pin_factory": "mock",  # the test drives the mock pin through its FIFO
+    "hid.layout": "us",
+    "hid.report_delay_ms": "4",
+}
 WATCHDOG_S = 30  # the product's WatchdogSec (not shortened)
 # The kernel repeats a held key after 250 ms, 33 times a second. The ExecStopPost release
 # came 29 repeats (about 1.1 s) after the kill under TCG (the sandboxed process's start is
@@ -173,6 +171,7 @@ class Guest:
 @pytest.fixture(scope="module")
 def guest() -> Iterator[Guest]:
     from appliance.config import parse_config
+    from appliance.config_edit import set_option
     from appliance.models import fetch_model, model_cache_dir
 
     assert ENGINE in ("bridge", "guest"), ENGINE
@@ -181,15 +180,16 @@ def guest() -> Iterator[Guest]:
     vm = SystemdVM(workdir)
     engine = None
     if ENGINE == "bridge":
-        host_cfg = CONFIG.replace(
-            "model: base ", f"model: {fetch_model('base', model_cache_dir(), quiet=True)} "
-        )
+        host_cfg = ""
+        model = str(fetch_model("base", model_cache_dir(), quiet=True))
+        for key, value in {**SETTINGS, "asr.model": model}.items():
+            host_cfg = set_option(host_cfg, key, value)
         engine = HostEngine(workdir / "bridge", parse_config(host_cfg))
         (workdir / "bridge").mkdir()
         threading.Thread(target=engine.serve, name="host-engine", daemon=True).start()
     try:
         try:
-            image.build(CONFIG, bridge=engine is not None)
+            image.build(SETTINGS, bridge=engine is not None)
             TIMES.update(image.times)
             print(f"\nimage: {image.times}\nbase layer build: {image.base_times}")
             vm.boot(image)
@@ -250,6 +250,31 @@ def test_security_exposure(guest: Guest) -> None:
     not_ok = [ln for ln in out.splitlines() if ln.startswith("✗")]
     print("\nexposure", exposure, "\nnot set:\n" + "\n".join(not_ok))
     assert exposure <= 2.0, out
+
+
+def test_the_installers_model_is_configured_and_sudo_doctor_finds_it(guest: Guest) -> None:
+    """``install.sh --model base`` once fetched base and left ``model: small`` in the config;
+    and ``sudo stt-keyboard doctor`` looked for models in root's home."""
+    config = guest.sh("cat /etc/stt-keyboard/config.yaml")
+    assert "\n  model: base\n" in config, config
+    # as root with sudo's environment (its secure_path; no STT_KEYBOARD_CACHE): the service's
+    # model directory
+    rc, out = guest.vm.run(
+        "env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+        "stt-keyboard doctor --no-mic --json",
+        timeout_s=120,
+    )
+    assert "[" in out, f"doctor printed no checks ({rc}): {out}"
+    checks = {c["name"]: c for c in json.loads(out[out.index("[") :])}
+    print("\n".join(f"{c['status']:4} {n}: {c['summary']}" for n, c in checks.items()))
+    assert checks["model"]["status"] == "ok", checks["model"]
+    assert "/var/lib/stt-keyboard/models/base" in checks["model"]["summary"], checks["model"]
+    for name in ("config", "usb gadget", "usb host", "keyboard device"):
+        assert checks[name]["status"] == "ok", checks[name]
+    # what fails on this guest is what a Pi has and a PC does not (GPIO chip, Pi firmware)
+    failing = {n for n, c in checks.items() if c["status"] == "fail"}
+    assert failing <= {"gpio", "throttling", "temperature"}, failing
+    assert rc == (1 if failing else 0)
 
 
 def test_dictation_typed_into_the_guests_usb_host(guest: Guest) -> None:
@@ -357,10 +382,16 @@ def test_sigkill_while_typing_leaves_no_key_held(guest: Guest) -> None:
 def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     """Last: it leaves the service failed."""
     guest.wait_active(timeout_s=60)
+    # The boot partition (a Pi's FAT /boot/firmware; a tmpfs mount point here): where the
+    # status file's copy goes, for a user with no screen.
+    guest.sh("mkdir -p /boot/firmware; mountpoint -q /boot/firmware || "
+             "mount -t tmpfs -o size=1m boot-firmware /boot/firmware")  # fmt: skip
     mark = len(guest.journal())
     guest.start_reader("broken")
-    broken = CONFIG.replace("report_delay_ms: 4", "report_delay_ms: fast")
-    (guest.out / "broken.yaml").write_text(broken)
+    lines = guest.sh("cat /etc/stt-keyboard/config.yaml").splitlines()
+    at = lines.index("  report_delay_ms: 4")
+    lines[at] = "  report_delay_ms: fast"
+    (guest.out / "broken.yaml").write_text("\n".join(lines) + "\n")
     rc, out = guest.vm.run(
         f"cp /mnt/stt-work/broken.yaml /etc/stt-keyboard/config.yaml; systemctl restart {UNIT}",
         timeout_s=300,
@@ -370,7 +401,7 @@ def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     line = guest.journal()[i]
     print(line)
     # the file, the line and the key path, in plain words; no traceback
-    assert "config error: /etc/stt-keyboard/config.yaml:13: hid.report_delay_ms" in line, line
+    assert f"config error: /etc/stt-keyboard/config.yaml:{at + 1}: hid.report_delay_ms" in line
     assert not any("Traceback" in ln for ln in guest.journal()[mark:]), guest.journal()[mark:]
     restarts = int(guest.show("NRestarts")["NRestarts"])
     time.sleep(5)  # RestartSec=3: a restart loop would have begun
@@ -378,5 +409,15 @@ def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     assert int(guest.show("NRestarts")["NRestarts"]) == restarts
     d = decode(guest.stop_reader("broken"), "us")
     assert d.text == "" and not d.held_at_end, d.text
+    # ... and on the boot partition, readable from the SD card on any computer
+    copy = ""
+    for _ in range(30):
+        rc, copy = guest.vm.run("cat /boot/firmware/stt-keyboard-status.txt")
+        if rc == 0 and "config error" in copy:
+            break
+        time.sleep(1)
+    print(copy)
+    assert "state: not running: config error" in copy, copy
+    assert f"config.yaml:{at + 1}: hid.report_delay_ms" in copy, copy
     status = guest.sh(f"systemctl show -p ActiveState,Result {UNIT}")
     print(status)
