@@ -56,7 +56,10 @@ WantedBy=multi-user.target
 UNIT
     cat >"$work/report.sh" <<'SCRIPT'
 #!/bin/sh
-r() { echo "STT-ARM64 $*"; }
+# /dev/kmsg, not the tty: the serial getty starting meanwhile hangs the tty up (lines written
+# after that were lost); kernel messages always reach the console (printk.devkmsg=on: no
+# rate limit).
+r() { echo "STT-ARM64 $*" >/dev/kmsg; }
 # the daemon loads its model under TCG: wait until it is up or has given up, and for
 # multi-user.target (reached once the daemon's start job has ended, READY or not)
 up=$(cut -d' ' -f1 /proc/uptime)
@@ -87,7 +90,9 @@ r "udc=$(ls /sys/class/udc 2>&1 | tr '\n' ' ')"
 r "hidg0=$(ls -l /dev/hidg0 2>&1)"
 r "snd=$(cat /proc/asound/cards 2>&1 | head -n 1)"
 for u in stt-keyboard-gadget stt-keyboard; do
-    journalctl -b -u "$u.service" --no-pager -o cat | tail -n 8 | sed "s/^/STT-ARM64-LOG $u: /"
+    journalctl -b -u "$u.service" --no-pager -o cat | tail -n 8 | while IFS= read -r l; do
+        echo "STT-ARM64-LOG $u: $l" >/dev/kmsg # one write per line: one kernel message
+    done
 done
 r "end"
 systemctl poweroff
@@ -116,6 +121,6 @@ rc=0
 timeout "$TIMEOUT" qemu-system-aarch64 -M virt -cpu max -smp 2 -m 2048 \
     -accel tcg,thread=multi -nographic -no-reboot -monitor none -serial stdio \
     -kernel "$KERNEL" -initrd "$INITRD" \
-    -append "root=/dev/vda rw console=ttyAMA0 panic=-1 systemd.show_status=1" \
+    -append "root=/dev/vda rw console=ttyAMA0 panic=-1 systemd.show_status=1 printk.devkmsg=on" \
     -drive "file=$IMG,format=raw,if=virtio,snapshot=on" </dev/null || rc=$?
 echo "STT-ARM64 qemu_rc=$rc boot_s=$(($(date +%s) - start))"
