@@ -94,8 +94,10 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(path)
     if not args.use and args.name != cfg.asr.model:
+        # No file: the defaults speak (a dev machine, before the installer wrote one).
+        where = config_file if config_file.is_file() else "the default configuration"
         print(
-            f"note: {config_file} uses {cfg.asr.model!r}; to use {args.name!r}: "
+            f"note: {where} uses {cfg.asr.model!r}; to use {args.name!r}: "
             f"stt-keyboard config set asr.model {args.name} (or model fetch --use)",
             file=sys.stderr,
         )
