@@ -104,6 +104,40 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_import(args: argparse.Namespace) -> int:
+    from appliance.model_import import QUANTIZATIONS, import_model
+    from appliance.models import model_cache_dir
+
+    cfg = effective_config(args)
+    cache = Path(args.cache) if args.cache else model_cache_dir(cfg.asr.model_cache)
+    quantization = None if args.quantization == "none" else args.quantization
+    assert quantization is None or quantization in QUANTIZATIONS
+    result = import_model(
+        Path(args.directory),
+        cache,
+        name=args.name,
+        base=args.base,
+        quantization=quantization,
+        compute_type=cfg.asr.compute_type,
+        language=cfg.asr.language,
+        threads=cfg.asr.threads,
+        sample=Path(args.sample) if args.sample else None,
+        force=args.force,
+        say=lambda line: print(line, file=sys.stderr),
+    )
+    name = result.path.name
+    if args.use:
+        from appliance.config_edit import set_option_in_file
+
+        config_file, _ = config_path_from(args.config)
+        set_option_in_file(config_file, "asr.model", name)
+        print(f"{config_file}: asr.model: {name}", file=sys.stderr)
+    else:
+        print(f"to use it: stt-keyboard config set asr.model {name}", file=sys.stderr)
+    print(result.path)
+    return 0
+
+
 def cmd_model_list(args: argparse.Namespace) -> int:
     from appliance.models import is_model_dir, model_cache_dir
 
@@ -334,6 +368,24 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--quiet", action="store_true")
     m.add_argument("--use", action="store_true", help="and set asr.model to it in the config")
     m.set_defaults(func=cmd_model_fetch)
+    m = msub.add_parser(
+        "import",
+        help="a fine-tuned Whisper (Hugging Face checkpoint or LoRA adapters) into the cache",
+    )
+    m.add_argument("directory", help="checkpoint, LoRA adapters, or a CTranslate2 model")
+    m.add_argument("--name", help="model name in the cache (default: the directory's name)")
+    m.add_argument("--base", help="base checkpoint of LoRA adapters (default: as they name it)")
+    m.add_argument(
+        "--quantization",
+        default="int8",
+        choices=["int8", "int8_float32", "int16", "float16", "float32", "none"],
+        help="weights as stored (default int8, what a Pi runs; none: as saved)",
+    )
+    m.add_argument("--sample", help="recording the check transcribes (default: generated)")
+    m.add_argument("--cache", help="model cache directory (default: asr.model_cache)")
+    m.add_argument("--force", action="store_true", help="replace a model of that name")
+    m.add_argument("--use", action="store_true", help="and set asr.model to it in the config")
+    m.set_defaults(func=cmd_model_import)
     m = msub.add_parser("list", help="models in the cache")
     m.set_defaults(func=cmd_model_list)
     m = msub.add_parser("verify", help="check a cached model's files")
