@@ -88,9 +88,7 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     path = fetch_model(args.name, cache, source=args.source, force=args.force, quiet=args.quiet)
     config_file, _ = config_path_from(args.config)
     if args.use:
-        from appliance.config_edit import set_option_in_file
-
-        set_option_in_file(config_file, "asr.model", args.name)
+        _use_model(config_file, args.name)
     if not args.quiet:
         print(path)
     if not args.use and args.name != cfg.asr.model:
@@ -104,14 +102,20 @@ def cmd_model_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_model(config_file: Path, name: str) -> None:
+    """``--use``: asr.model set in the config file, its comments kept."""
+    from appliance.config_edit import set_option_in_file
+
+    set_option_in_file(config_file, "asr.model", name)
+
+
 def cmd_model_import(args: argparse.Namespace) -> int:
-    from appliance.model_import import QUANTIZATIONS, import_model
+    from appliance.model_import import import_model
     from appliance.models import model_cache_dir
 
     cfg = effective_config(args)
     cache = Path(args.cache) if args.cache else model_cache_dir(cfg.asr.model_cache)
     quantization = None if args.quantization == "none" else args.quantization
-    assert quantization is None or quantization in QUANTIZATIONS
     result = import_model(
         Path(args.directory),
         cache,
@@ -127,10 +131,8 @@ def cmd_model_import(args: argparse.Namespace) -> int:
     )
     name = result.path.name
     if args.use:
-        from appliance.config_edit import set_option_in_file
-
         config_file, _ = config_path_from(args.config)
-        set_option_in_file(config_file, "asr.model", name)
+        _use_model(config_file, name)
         print(f"{config_file}: asr.model: {name}", file=sys.stderr)
     else:
         print(f"to use it: stt-keyboard config set asr.model {name}", file=sys.stderr)

@@ -290,11 +290,10 @@ def test_the_installed_system_boots_to_multi_user(installed: Path) -> None:
     log.write_text(proc.stdout + proc.stderr)
     found: dict[str, str] = {}
     for line in proc.stdout.splitlines():
-        m = re.match(r".*?STT-ARM64 ([\w.-]+)=(.*)$", line.strip())
-        if re.match(r".*?STT-ARM64 end$", line.strip()):  # the report's last line
-            found["end"] = ""
-        elif m:
-            found[m.group(1)] = m.group(2).strip()
+        # "STT-ARM64 key=value", and the report's last line "STT-ARM64 end"
+        m = re.match(r".*?STT-ARM64 ([\w.-]+)(?:=(.*))?$", line.strip())
+        if m:
+            found[m.group(1)] = (m.group(2) or "").strip()
         elif "STT-ARM64-LOG" in line:
             print(line.strip(), file=sys.stderr)
     record(

@@ -14,6 +14,15 @@ from xkbcommon import xkb
 
 EVENT = struct.Struct("llHHi")  # x86_64: timeval (16 bytes), type, code, value
 EV_KEY = 1
+EV_SYN, SYN_DROPPED = 0, 3
+
+
+def dropped_events(raw: bytes) -> int:
+    """How often the kernel told the reader it dropped events (it was too slow)."""
+    return sum(
+        EVENT.unpack_from(raw, off)[2:4] == (EV_SYN, SYN_DROPPED)
+        for off in range(0, len(raw) - EVENT.size + 1, EVENT.size)
+    )
 
 
 @dataclass
@@ -39,11 +48,9 @@ def decode(raw: bytes, layout: str, *, caps: bool = False) -> Decoded:
     compose = ctx.compose_table_new_from_locale("en_US.UTF-8").compose_state_new()
     out: list[str] = []
     held: set[int] = set()
-    presses = repeats = dropped = 0
+    presses = repeats = 0
     for off in range(0, len(raw) - EVENT.size + 1, EVENT.size):
         _s, _us, etype, code, value = EVENT.unpack_from(raw, off)
-        if etype == 0 and code == 3:
-            dropped += 1
         if etype != EV_KEY:
             continue
         kc = code + 8
@@ -82,4 +89,4 @@ def decode(raw: bytes, layout: str, *, caps: bool = False) -> Decoded:
         elif (s and s.isprintable()) or s == "\xa0":
             out.append(s)
     caps_on = bool(state.led_name_is_active("Caps Lock"))
-    return Decoded("".join(out), presses, repeats, held, caps_on, dropped)
+    return Decoded("".join(out), presses, repeats, held, caps_on, dropped_events(raw))

@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from decode import dropped_events  # tests/qemu/decode.py (this script's directory)
+
 from appliance.hid.device import HidDevice, HostAbsent
 from appliance.hid.typist import TypeResult, Typist
 
@@ -76,16 +78,6 @@ class Capture:
 
 
 READER_TRIES = 3
-SYN_DROPPED = 3
-
-
-def reader_dropped(captured: bytes) -> bool:
-    """Whether the kernel told our evdev reader it dropped events (EV_SYN/SYN_DROPPED)."""
-    size = struct.calcsize("llHHi")
-    return any(
-        struct.unpack_from("llHHi", captured, i)[2:4] == (EV_SYN, SYN_DROPPED)
-        for i in range(0, len(captured) - size + 1, size)
-    )
 
 
 def set_caps_led(event: str, on: bool) -> None:
@@ -125,7 +117,7 @@ def run_type(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore[t
         cap.stop()
         # Our reader (cat under TCG) was starved and lost events: a miss of the test's, not
         # the typist's; type the job again rather than judge a partial capture.
-        if not reader_dropped(cap.path.read_bytes()):
+        if not dropped_events(cap.path.read_bytes()):
             break
     if job.get("caps"):
         set_caps_led(event, False)
