@@ -20,6 +20,9 @@ from typing import Any, Literal
 import yaml
 
 DEFAULT_CONFIG_PATH = Path("/etc/stt-keyboard/config.yaml")
+# On the FAT boot partition: editable from any computer, and the one place settings survive on
+# a read-only root (the image, `install.sh --read-only-root`). When it exists it is the file.
+BOOT_CONFIG_PATH = Path("/boot/firmware/stt-keyboard.yaml")
 CONFIG_ENV_VAR = "STT_KEYBOARD_CONFIG"
 
 
@@ -363,12 +366,15 @@ class ConfigError(ValueError):
 
 
 def config_path_from(cli_value: str | None) -> tuple[Path, bool]:
-    """The file to read and whether the user named it (then it must exist)."""
+    """The file to read and whether the user named it (then it must exist). The service and
+    every command a user runs pick the same file by the same rule."""
     if cli_value:
         return Path(cli_value), True
     env = os.environ.get(CONFIG_ENV_VAR)
     if env:
         return Path(env), True
+    if BOOT_CONFIG_PATH.is_file():
+        return BOOT_CONFIG_PATH, False
     return DEFAULT_CONFIG_PATH, False
 
 

@@ -116,3 +116,8 @@ def set_option_in_file(path: Path, key: str, value: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    # On the FAT boot partition fsync is not enough: a power cut right after it left the new
+    # directory entry pointing at clusters the allocation table still called free (the file
+    # emptied by the next fsck; seen in tests/qemu/test_systemd_day_one.py). The kernel's
+    # FAT buffers can sit on another inode's list; only a whole sync writes them.
+    os.sync()

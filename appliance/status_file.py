@@ -28,6 +28,7 @@ MIN_INTERVAL_S = 10.0  # at most one write per 10 s; what changed meanwhile is w
 KEEP_PROBLEMS = 10
 HEADER = "STT Keyboard status (written by the device)"
 PROBLEMS = "last problems, newest first:"
+NO_PROBLEMS = "(none)"
 
 
 def _stamp(wall: float) -> str:
@@ -39,7 +40,9 @@ def earlier_problems(text: str) -> list[str]:
     lines = text.splitlines()
     if PROBLEMS not in lines:
         return []
-    return [ln for ln in lines[lines.index(PROBLEMS) + 1 :] if ln.strip()][:KEEP_PROBLEMS]
+    return [ln for ln in lines[lines.index(PROBLEMS) + 1 :] if ln.strip() and ln != NO_PROBLEMS][
+        :KEEP_PROBLEMS
+    ]
 
 
 class StatusFile:
@@ -129,7 +132,7 @@ class StatusFile:
                 f"state: {self._state} (since {_stamp(self._since)})",
                 "",
                 PROBLEMS,
-                *(self._problems or ["(none)"]),
+                *(self._problems or [NO_PROBLEMS]),
             ]
         return "\n".join(lines) + "\n"
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install STT Keyboard on Raspberry Pi OS (Bookworm, 64-bit) on a Pi 4 or Pi 5.
 #
-#   sudo sh scripts/install.sh [--model NAME] [--oled] [--no-model] [--no-venv] [--no-apt]
+#   sudo sh scripts/install.sh [--model NAME] [--oled] [--read-only-root] [--no-model]
+#                              [--no-venv] [--no-apt]
 #   sh scripts/install.sh --root DIR ...   # into a scratch root: no apt, no systemctl, no
 #                                          # useradd; what would run goes to DIR/var/lib/
 #                                          # stt-keyboard-install/plan.txt
@@ -9,6 +10,10 @@
 # Safe to run again: config.txt and /etc/modules get one marked block (replaced, never
 # duplicated), an existing /etc/stt-keyboard/config.yaml is never overwritten (--model NAME
 # changes its asr.model line only).
+#
+# --read-only-root: from the next boot the root file system is read-only and writes go to RAM
+# (Debian's overlayroot), so a power cut cannot corrupt it; the settings move to the boot
+# partition (/boot/firmware/stt-keyboard.yaml), which the service then reads.
 set -eu
 
 PROG=stt-keyboard-install
@@ -20,13 +25,14 @@ DO_VENV=1
 DO_MODEL=1
 DO_APT=1
 WANT_OLED=0
+READ_ONLY_ROOT=0
 BEGIN="# >>> stt-keyboard (managed by scripts/install.sh; remove with scripts/uninstall.sh)"
 END="# <<< stt-keyboard"
 # libxkbcommon-dev: PyPI has no wheel of the xkbcommon binding; pip builds it against the headers
 APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon0 libxkbcommon-dev xkb-data i2c-tools swig"
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -46,6 +52,7 @@ while [ $# -gt 0 ]; do
         --model) [ $# -ge 2 ] || die "--model needs a name"; MODEL=$2; MODEL_GIVEN=1; shift ;;
         --model=*) MODEL=${1#--model=}; MODEL_GIVEN=1 ;;
         --oled) WANT_OLED=1 ;;
+        --read-only-root) READ_ONLY_ROOT=1 ;;
         --no-model) DO_MODEL=0 ;;
         --no-venv) DO_VENV=0 ;;
         --no-apt) DO_APT=0 ;;
@@ -73,6 +80,10 @@ act() {
 }
 
 [ -n "$ROOT" ] || [ "$(id -u)" -eq 0 ] || die "run as root: sudo sh $0 $*"
+# On a read-only root (overlayroot) every change here would be gone at the next boot.
+if [ -z "$ROOT" ] && awk '$1 == "overlayroot" && $2 == "/" {f=1} END {exit !f}' /proc/mounts; then
+    die "the root file system is read-only (overlayroot): what this installs would be lost at the next boot. Run it in the real root instead: sudo overlayroot-chroot sh $SRC/scripts/install.sh $* (docs/appliance.md: updating)"
+fi
 mkdir -p "$PLAN_DIR"
 : >"$PLAN"
 
@@ -93,6 +104,9 @@ if [ -z "$ROOT" ]; then
 fi
 
 # ---------------------------------------------------------------- system packages
+# busybox: overlayroot's boot script needs grep in the initramfs, which initramfs-tools gets
+# from busybox (without it the overlay fails at boot and the root is left as it was).
+[ "$READ_ONLY_ROOT" = 1 ] && APT_PACKAGES="$APT_PACKAGES overlayroot busybox"
 if [ "$DO_APT" = 1 ]; then
     say "system packages: $APT_PACKAGES"
     apt-get update -q
@@ -114,12 +128,25 @@ fi
 if [ -f "$SRC/gadget/gadget.env.example" ] && [ ! -f "$ETC/gadget.env" ]; then
     install -m 0644 "$SRC/gadget/gadget.env.example" "$ETC/gadget.env"
 fi
+# The settings the service reads: the boot partition's file when there is one (the image's,
+# or --read-only-root's), else $ETC/config.yaml (appliance/config.py: config_path_from).
+BOOT_SETTINGS=/boot/firmware/stt-keyboard.yaml
+if [ "$READ_ONLY_ROOT" = 1 ] && [ ! -f "$ROOT$BOOT_SETTINGS" ]; then
+    if [ -d "$ROOT/boot/firmware" ]; then
+        say "settings: $BOOT_SETTINGS (a copy of /etc/stt-keyboard/config.yaml; the root will be read-only)"
+        install -m 0644 "$ETC/config.yaml" "$ROOT$BOOT_SETTINGS"
+    else
+        echo "$PROG: warning: no /boot/firmware: the settings stay on the read-only root; change them with sudo overlayroot-chroot" >&2
+    fi
+fi
+SETTINGS=/etc/stt-keyboard/config.yaml
+[ -f "$ROOT$BOOT_SETTINGS" ] && SETTINGS=$BOOT_SETTINGS
 # An OLED in the config (oled: enabled: true) turns I²C on.
-if awk '/^oled:/{s=1;next} /^[^ #]/{s=0} s && /^[ ]+enabled:[ ]*true/{f=1} END{exit !f}' "$ETC/config.yaml"; then
+if awk '/^oled:/{s=1;next} /^[^ #]/{s=0} s && /^[ ]+enabled:[ ]*true/{f=1} END{exit !f}' "$ROOT$SETTINGS"; then
     WANT_OLED=1
 fi
 if [ -z "$MODEL" ]; then
-    MODEL=$(awk '/^asr:/{s=1;next} /^[^ #]/{s=0} s && /^[ ]+model:/{sub(/^[ ]+model:[ ]*/,""); gsub(/["\047]/,""); print; exit}' "$ETC/config.yaml")
+    MODEL=$(awk '/^asr:/{s=1;next} /^[^ #]/{s=0} s && /^[ ]+model:/{sub(/^[ ]+model:[ ]*/,""); gsub(/["\047]/,""); print; exit}' "$ROOT$SETTINGS")
     MODEL=${MODEL:-small}
 fi
 
@@ -234,8 +261,7 @@ install -m 0755 "$SRC/systemd/stt-keyboard-publish-status" "$ROOT/usr/local/sbin
 # (one line changed, its comments kept; an existing config too, since the user asked).
 if [ "$MODEL_GIVEN" = 1 ]; then
     say "config: asr.model: $MODEL"
-    act /opt/stt-keyboard/venv/bin/stt-keyboard --config /etc/stt-keyboard/config.yaml \
-        config set asr.model "$MODEL"
+    act /opt/stt-keyboard/venv/bin/stt-keyboard --config "$SETTINGS" config set asr.model "$MODEL"
 fi
 
 # ---------------------------------------------------------------- systemd and udev
@@ -273,11 +299,23 @@ fi
 # ---------------------------------------------------------------- the model
 if [ "$DO_MODEL" = 1 ]; then
     say "model $MODEL (with progress; whisper-small is about 250 MB)"
-    act env STT_KEYBOARD_CACHE=/var/lib/stt-keyboard STT_KEYBOARD_CONFIG=/etc/stt-keyboard/config.yaml \
+    act env STT_KEYBOARD_CACHE=/var/lib/stt-keyboard STT_KEYBOARD_CONFIG="$SETTINGS" \
         /opt/stt-keyboard/venv/bin/stt-keyboard model fetch "$MODEL"
     act chown -R stt-keyboard:stt-keyboard /var/lib/stt-keyboard
 else
     echo "# model fetch skipped (--no-model): stt-keyboard model fetch $MODEL" >>"$PLAN"
+fi
+
+# ---------------------------------------------------------------- read-only root
+OVERLAYROOT_CONF="$ROOT/etc/overlayroot.local.conf"
+if [ "$READ_ONLY_ROOT" = 1 ]; then
+    # recurse=0: only / is read-only; the boot partition stays writable (settings, status file).
+    say "read-only root from the next boot: overlayroot (tmpfs) in $OVERLAYROOT_CONF"
+    {
+        echo "# managed by scripts/install.sh --read-only-root; scripts/uninstall.sh removes it"
+        echo 'overlayroot="tmpfs:recurse=0"'
+    } >"$OVERLAYROOT_CONF"
+    act update-initramfs -u -k all
 fi
 
 # ---------------------------------------------------------------- what next
@@ -297,6 +335,13 @@ Next:
      that gives enough current (a Pi 5 may need a powered hub or a USB-C port with 3 A).
   3. Check it:    stt-keyboard doctor
      Follow it:   journalctl -u stt-keyboard -f
-  4. Settings:    /etc/stt-keyboard/config.yaml (button pin, LEDs, OLED, model, host layout),
+  4. Settings:    $SETTINGS (button pin, LEDs, OLED, model, host layout),
                   then: sudo systemctl restart stt-keyboard
 NEXT
+if [ "$READ_ONLY_ROOT" = 1 ]; then
+    cat <<READONLY
+  5. The root is read-only after the reboot: change settings in $BOOT_SETTINGS
+     (also from any computer that reads the SD card); update with
+     sudo overlayroot-chroot sh $SRC/scripts/install.sh
+READONLY
+fi

@@ -4,7 +4,9 @@
 #   sudo sh scripts/uninstall.sh [--purge] [--keep-user]
 #   sh scripts/uninstall.sh --root DIR [--purge]   # a scratch root, as scripts/install.sh
 #
-# Keeps /etc/stt-keyboard (your config) and /var/lib/stt-keyboard (models) unless --purge.
+# Keeps /etc/stt-keyboard and /boot/firmware/stt-keyboard.yaml (your settings) and
+# /var/lib/stt-keyboard (models) unless --purge. Turns the read-only root of
+# install.sh --read-only-root off again (from the next boot).
 set -eu
 
 PROG=stt-keyboard-uninstall
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
         --root=*) ROOT=${1#--root=} ;;
         --purge) PURGE=1 ;;
         --keep-user) KEEP_USER=1 ;;
-        -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "$PROG: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -29,6 +31,10 @@ if [ -n "$ROOT" ]; then
     ROOT=$(cd "$ROOT" && pwd)
 else
     [ "$(id -u)" -eq 0 ] || { echo "$PROG: run as root" >&2; exit 1; }
+    if awk '$1 == "overlayroot" && $2 == "/" {f=1} END {exit !f}' /proc/mounts; then
+        echo "$PROG: the root file system is read-only (overlayroot): run it in the real root: sudo overlayroot-chroot sh $0 $*" >&2
+        exit 1
+    fi
 fi
 PLAN="$ROOT/var/lib/stt-keyboard-install/uninstall-plan.txt"
 mkdir -p "$(dirname "$PLAN")"
@@ -76,6 +82,13 @@ for boot in "$ROOT/boot/firmware/config.txt" "$ROOT/boot/config.txt"; do
 done
 drop_block "$ROOT/etc/modules"
 
+OVERLAYROOT_CONF="$ROOT/etc/overlayroot.local.conf"
+if [ -f "$OVERLAYROOT_CONF" ] && grep -q "managed by scripts/install.sh --read-only-root" "$OVERLAYROOT_CONF"; then
+    echo "==> read-only root off from the next boot ($OVERLAYROOT_CONF removed)"
+    rm -f "$OVERLAYROOT_CONF"
+    act update-initramfs -u -k all
+fi
+
 if [ "$KEEP_USER" = 0 ]; then
     echo "==> user stt-keyboard and group stt-hid"
     if [ -n "$ROOT" ]; then
@@ -94,8 +107,8 @@ fi
 
 if [ "$PURGE" = 1 ]; then
     echo "==> purging /etc/stt-keyboard and /var/lib/stt-keyboard"
-    rm -rf "$ROOT/etc/stt-keyboard" "$ROOT/var/lib/stt-keyboard"
+    rm -rf "$ROOT/etc/stt-keyboard" "$ROOT/var/lib/stt-keyboard" "$ROOT/boot/firmware/stt-keyboard.yaml"
 else
-    echo "kept: /etc/stt-keyboard (config) and /var/lib/stt-keyboard (models); --purge removes them"
+    echo "kept: /etc/stt-keyboard, /boot/firmware/stt-keyboard.yaml (settings) and /var/lib/stt-keyboard (models); --purge removes them"
 fi
 echo "STT Keyboard removed. Reboot to leave USB device mode."

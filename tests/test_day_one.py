@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance import config as config_module
 from appliance import models
 from appliance.cli import main
 from appliance.config import ConfigError, load_config
@@ -86,6 +87,28 @@ def test_config_set_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["--config", str(path), "config", "set", "audio.rate", "5"]) == 2
     assert "audio.rate" in capsys.readouterr().err
     assert load_config(path).audio.rate is None
+
+
+def test_the_boot_partition_file_is_the_config_when_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a read-only root the settings live on the boot partition: `sudo stt-keyboard config
+    set` must change that file (the one the service reads), not /etc's copy."""
+    etc, boot = tmp_path / "etc.yaml", tmp_path / "boot" / "stt-keyboard.yaml"
+    etc.write_text("hid:\n  report_delay_ms: 1\n")
+    monkeypatch.setattr(config_module, "DEFAULT_CONFIG_PATH", etc)
+    monkeypatch.setattr(config_module, "BOOT_CONFIG_PATH", boot)
+    monkeypatch.delenv(config_module.CONFIG_ENV_VAR, raising=False)
+    assert config_module.config_path_from(None) == (etc, False), "no boot file: /etc's"
+    boot.parent.mkdir()
+    boot.write_text("hid:\n  report_delay_ms: 2\n")
+    assert config_module.config_path_from(None) == (boot, False)
+    assert main(["config", "set", "hid.report_delay_ms", "6"]) == 0
+    assert load_config(boot).hid.report_delay_ms == 6
+    assert load_config(etc).hid.report_delay_ms == 1, "the file the service does not read"
+    monkeypatch.setenv(config_module.CONFIG_ENV_VAR, str(etc))
+    assert config_module.config_path_from(None) == (etc, True), "the environment still wins"
+    assert config_module.config_path_from(str(boot)) == (boot, True)
 
 
 # --------------------------------------------------------------------------- where models are

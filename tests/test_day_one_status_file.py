@@ -64,6 +64,16 @@ def test_problems_are_kept_newest_first_across_restarts(tmp_path: Path) -> None:
     assert state_line(tmp_path / NAME).startswith("state: not running: config error")
 
 
+def test_a_file_with_no_problems_gives_none_to_the_next_start(tmp_path: Path) -> None:
+    """ "(none)" in an earlier file is not a problem (it was listed under a new one)."""
+    StatusFile(tmp_path / NAME, min_interval_s=0).flush()
+    assert "(none)" in (tmp_path / NAME).read_text()
+    StatusFile(tmp_path / NAME, min_interval_s=0).problem("config error: x")
+    lines = (tmp_path / NAME).read_text().splitlines()
+    assert lines[lines.index("last problems, newest first:") + 1 :] == [lines[-1]]
+    assert lines[-1].endswith("config error: x")
+
+
 def test_a_config_error_at_start_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -350,6 +350,7 @@ def check_script_env(tmp_path: Path, boot_config: Path, **extra: str) -> dict[st
         "STT_PYTHON": sys.executable,
         "SHOW_ERROR": str(BOOT_FILES / "stt-keyboard-show-error"),
         "PYTHONPATH": str(ROOT),
+        "STATUS_DIR": str(tmp_path / "state"),
         **extra,
     }
 
@@ -388,6 +389,10 @@ def test_boot_check_reports_a_bad_config_with_file_line_and_key(tmp_path: Path):
     assert f"{boot}:4: hid.layuot: unknown key (did you mean 'layout'?)" in result.stderr
     assert result.stderr.startswith("<3>"), "errors go to the journal with error priority"
     assert "no OLED enabled" in result.stdout  # nothing to draw on, said once
+    # ... and in the status file, which the boot partition gets a copy of
+    status = (tmp_path / "state" / "status.txt").read_text()
+    assert "state: not running: config error: " in status, status
+    assert f"{boot}:4: hid.layuot: unknown key" in status, status
 
 
 def test_boot_check_reports_a_bad_value_and_yaml_syntax(tmp_path: Path):
@@ -759,7 +764,8 @@ def test_stage_paths_match_the_installer_and_the_unit():
     assert f"ExecStart={env['STT_BIN']} run" in unit
     cache = re.search(r"^Environment=STT_KEYBOARD_CACHE=(\S+)$", unit, re.M)
     assert cache and f"{cache.group(1)}/models" == env["STT_MODEL_CACHE"]
-    assert "Environment=STT_KEYBOARD_CONFIG=" in unit  # the drop-in's EnvironmentFile overrides
+    # the file is picked by the rule every command uses (the boot partition's first)
+    assert "Environment=STT_KEYBOARD_CONFIG=" not in unit
     installer = (ROOT / "scripts" / "install.sh").read_text()
     for option in env["STT_INSTALL_ARGS"].split():
         assert f"{option})" in installer, f"install.sh has no {option}"

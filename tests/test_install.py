@@ -248,6 +248,50 @@ def test_uninstall_reverses_the_install(tmp_path):
     assert "systemctl disable --now" in plan
 
 
+def test_read_only_root_moves_the_settings_to_the_boot_partition_and_back(tmp_path):
+    """--read-only-root: overlayroot from the next boot (its own config file, the initramfs
+    rebuilt), the settings copied to the FAT boot partition, which every later step (the
+    model line, the next run) then uses; uninstall turns the overlay off and keeps them."""
+    root = scratch_root(tmp_path)
+    out = install(root, "--read-only-root", "--model", "base")
+    conf = (root / "etc" / "overlayroot.local.conf").read_text()
+    assert 'overlayroot="tmpfs:recurse=0"' in conf.splitlines(), conf
+    boot_settings = root / "boot" / "firmware" / "stt-keyboard.yaml"
+    assert boot_settings.read_text() == (root / "etc/stt-keyboard/config.yaml").read_text()
+    plan = (root / "var" / "lib" / "stt-keyboard-install" / "plan.txt").read_text()
+    assert "overlayroot" in plan.splitlines()[0], plan  # the apt line
+    assert "update-initramfs -u -k all" in plan
+    # --model NAME changes the file the service will read: the boot partition's
+    assert (
+        "stt-keyboard --config /boot/firmware/stt-keyboard.yaml config set asr.model base" in plan
+    )
+    assert "overlayroot-chroot" in out.stdout  # how to update from now on
+    mine = boot_settings.read_text() + "# edited on the boot partition\n"
+    boot_settings.write_text(mine)
+    install(root, "--read-only-root")
+    assert boot_settings.read_text() == mine, "the installer run again keeps the user's file"
+
+    proc = subprocess.run(
+        ["sh", str(UNINSTALL), "--root", str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (root / "etc" / "overlayroot.local.conf").exists()
+    assert (
+        "update-initramfs -u -k all"
+        in (root / "var/lib/stt-keyboard-install/uninstall-plan.txt").read_text()
+    )
+    assert boot_settings.read_text() == mine, "settings are kept without --purge"
+
+
+def test_without_the_option_nothing_becomes_read_only(tmp_path):
+    root = scratch_root(tmp_path)
+    install(root)
+    assert not (root / "etc" / "overlayroot.local.conf").exists()
+    assert not (root / "boot" / "firmware" / "stt-keyboard.yaml").exists()
+    plan = (root / "var" / "lib" / "stt-keyboard-install" / "plan.txt").read_text()
+    assert "overlayroot" not in plan and "update-initramfs" not in plan
+
+
 if __name__ == "__main__":
     (ROOT / "config" / "config.example.yaml").write_text(render_example())
     print("wrote config/config.example.yaml")

@@ -33,13 +33,14 @@ def vm() -> Iterator[GuestVM]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """test_systemd_boot.py boots its own guest (module fixture): run it before the tests that
+    """The systemd modules boot their own guests (module fixtures): run them before the tests that
     use the session guest, so its QEMU has stopped before that one starts (one QEMU at a time:
     a session fixture lives until the end of the run)."""
-    mine = [i for i in items if i.path.name == "test_systemd_boot.py"]
+    own_guest = ("test_systemd_boot.py", "test_systemd_day_one.py")
+    mine = [i for i in items if i.path.name in own_guest]
     if not mine:
         return
-    others = [i for i in items if i.path.name != "test_systemd_boot.py"]
+    others = [i for i in items if i.path.name not in own_guest]
     first_qemu = next(
         (n for n, i in enumerate(others) if i.path.parent == Path(__file__).parent), len(others)
     )

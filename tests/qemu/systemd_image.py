@@ -61,6 +61,11 @@ PACKAGES = [
     "libc6-dev",
     "alsa-utils",
     "procps",
+    # what `install.sh --read-only-root` installs with apt (the per-run installer is offline)
+    "overlayroot",
+    "busybox",
+    # Pi OS has it: the boot partition's fsck at boot (fstab pass 2)
+    "dosfstools",
 ]
 # The project files a user's checkout has that the installer reads.
 SOURCE_PARTS = [
@@ -404,12 +409,37 @@ def write_test_files(
     config.write_text(with_test_settings(config.read_text(), settings))
 
 
+BOOT_LABEL = "BOOTFS"
+# TEST-ONLY stand-ins for Raspberry Pi OS's own fstab lines: the ext4 root (mkfs.ext4 -L root)
+# and the FAT boot partition.
+PI_FSTAB_LINES = (
+    "# TEST-ONLY (tests/qemu/systemd_image.py): the root and the FAT boot partition, as Pi OS\n"
+    "LABEL=root / ext4 defaults,noatime 0 1\n"
+    f"LABEL={BOOT_LABEL} /boot/firmware vfat defaults 0 2\n"
+)
+
+
+def fat_image(tree: Path, out: Path, size_mb: int = 64) -> None:
+    """A FAT boot partition holding ``tree``, as pi-gen makes one from the root's
+    ``/boot/firmware`` (mkfs.vfat and mcopy: no loop mount)."""
+    ensure_packages(["dosfstools", "mtools"])
+    out.unlink(missing_ok=True)
+    _sh(["mkfs.vfat", "-C", "-n", BOOT_LABEL, str(out), str(size_mb * 1024)], "mkfs.vfat")
+    items = sorted(tree.iterdir())
+    if items:
+        _sh(["mcopy", "-s", "-p", "-i", str(out), *map(str, items), "::/"], "mcopy",
+            env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})  # fmt: skip
+
+
 class RunImage:
-    """One test run's disk: the base under an overlay, the installer run again, mkfs.ext4 -d."""
+    """One test run's disk: the base under an overlay, the installer run again, mkfs.ext4 -d;
+    with ``boot_partition``, a FAT boot partition as on a Pi."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.disk = workdir / "disk.img"
+        self.boot_disk: Path | None = None
+        self.root_mode = "rw"
         self.vmlinuz = workdir / "vmlinuz"
         self.initrd = workdir / "initrd.img"
         self.times: dict[str, float] = {}
@@ -422,6 +452,8 @@ class RunImage:
         bridge: bool,
         watchdog_s: int | None = None,
         size_gb: int = 6,
+        installer_args: tuple[str, ...] = (),
+        boot_partition: bool = False,
     ) -> None:
         t0 = time.monotonic()
         base, self.base_built = ensure_base()
@@ -443,9 +475,15 @@ class RunImage:
             t1 = time.monotonic()
             copy_source(merged)
             write_test_files(merged, settings, bridge=bridge, watchdog_s=watchdog_s)
+            if boot_partition:
+                (merged / "boot/firmware").mkdir(parents=True, exist_ok=True)  # its mount point
+                fstab = merged / "etc/fstab"
+                fstab.write_text(fstab.read_text() + PI_FSTAB_LINES)
+                # as on Pi OS: the initramfs mounts the root read-only, systemd decides after
+                self.root_mode = "ro"
             self.times["installer again (project only)"] = run_installer(
                 merged,
-                ["--no-apt", "--no-model"],
+                ["--no-apt", "--no-model", *installer_args],
                 {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": WHEELHOUSE},
                 self.workdir / "install-run.log",
             )
@@ -458,6 +496,11 @@ class RunImage:
             shutil.copy(kernels[-1], self.vmlinuz)
             shutil.copy(merged / "boot" / f"initrd.img-{kver}", self.initrd)
             self.kver = kver
+            if boot_partition:
+                self.boot_disk = self.workdir / "boot.img"
+                fat_image(merged / "boot/firmware", self.boot_disk)
+                for item in (merged / "boot/firmware").iterdir():  # on the FAT only
+                    shutil.rmtree(item) if item.is_dir() else item.unlink()
             self.disk.unlink(missing_ok=True)
             _sh(
                 ["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(merged), str(self.disk),
@@ -489,6 +532,12 @@ class SystemdVM(GuestVM):
         (self.workdir / "cmd").mkdir(parents=True, exist_ok=True)
         (self.workdir / "bridge").mkdir(exist_ok=True)
         (self.workdir / "bridge").chmod(0o777)
+        (self.workdir / "ready").unlink(missing_ok=True)  # booted again after a power cut
+        boot_drive = (
+            ["-drive", f"file={image.boot_disk},format=raw,if=virtio,cache=unsafe"]
+            if image.boot_disk
+            else []
+        )
         cmd = [
             "qemu-system-x86_64",
             "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "2048",
@@ -496,8 +545,9 @@ class SystemdVM(GuestVM):
             "-serial", f"file:{self.workdir / 'console.log'}",
             "-kernel", str(image.vmlinuz),
             "-initrd", str(image.initrd),
-            "-append", "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4",
+            "-append", f"root=/dev/vda {image.root_mode} console=ttyS0 panic=-1 loglevel=4",
             "-drive", f"file={image.disk},format=raw,if=virtio,cache=unsafe",
+            *boot_drive,
             "-virtfs",
             f"local,path={self.workdir},mount_tag=work,security_model=none,multidevs=remap",
         ]  # fmt: skip

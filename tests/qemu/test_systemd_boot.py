@@ -140,6 +140,18 @@ class Guest:
         self.sh("sleep 0.5; kill $(cat /run/stt-cat.pid)")
         return (self.out / f"{name}.ev").read_bytes()
 
+    def boot_status(self, contains: str, timeout_s: float = 40.0) -> str:
+        """The status file's copy on the boot partition once it holds ``contains`` (the daemon
+        writes at most every 10 s; the path unit copies each version)."""
+        text = ""
+        for _ in range(int(timeout_s)):
+            rc, text = self.vm.run("cat /boot/firmware/stt-keyboard-status.txt")
+            if rc == 0 and contains in text:
+                break
+            time.sleep(1)
+        print(text)
+        return text
+
     def button(self, word: str) -> None:
         # timeout: with no daemon reading the FIFO the write would block
         self.sh(f"timeout 20 sh -c 'echo {word} > /run/stt-keyboard-test/button'")
@@ -168,25 +180,29 @@ class Guest:
         return d
 
 
-@pytest.fixture(scope="module")
-def guest() -> Iterator[Guest]:
+def start_host_engine(workdir: Path) -> HostEngine:
+    """The host's real pipeline (whisper-base) answering the guest daemon's bridge."""
     from appliance.config import parse_config
     from appliance.config_edit import set_option
     from appliance.models import fetch_model, model_cache_dir
 
+    host_cfg = ""
+    model = str(fetch_model("base", model_cache_dir(), quiet=True))
+    for key, value in {**SETTINGS, "asr.model": model}.items():
+        host_cfg = set_option(host_cfg, key, value)
+    engine = HostEngine(workdir / "bridge", parse_config(host_cfg))
+    (workdir / "bridge").mkdir()
+    threading.Thread(target=engine.serve, name="host-engine", daemon=True).start()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def guest() -> Iterator[Guest]:
     assert ENGINE in ("bridge", "guest"), ENGINE
     workdir = Path(tempfile.mkdtemp(prefix="stt-systemd-"))
     image = RunImage(workdir)
     vm = SystemdVM(workdir)
-    engine = None
-    if ENGINE == "bridge":
-        host_cfg = ""
-        model = str(fetch_model("base", model_cache_dir(), quiet=True))
-        for key, value in {**SETTINGS, "asr.model": model}.items():
-            host_cfg = set_option(host_cfg, key, value)
-        engine = HostEngine(workdir / "bridge", parse_config(host_cfg))
-        (workdir / "bridge").mkdir()
-        threading.Thread(target=engine.serve, name="host-engine", daemon=True).start()
+    engine = start_host_engine(workdir) if ENGINE == "bridge" else None
     try:
         try:
             image.build(SETTINGS, bridge=engine is not None)
@@ -410,13 +426,7 @@ def test_broken_config_is_a_clear_error_and_types_nothing(guest: Guest) -> None:
     d = decode(guest.stop_reader("broken"), "us")
     assert d.text == "" and not d.held_at_end, d.text
     # ... and on the boot partition, readable from the SD card on any computer
-    copy = ""
-    for _ in range(30):
-        rc, copy = guest.vm.run("cat /boot/firmware/stt-keyboard-status.txt")
-        if rc == 0 and "config error" in copy:
-            break
-        time.sleep(1)
-    print(copy)
+    copy = guest.boot_status("config error")
     assert "state: not running: config error" in copy, copy
     assert f"config.yaml:{at + 1}: hid.report_delay_ms" in copy, copy
     status = guest.sh(f"systemctl show -p ActiveState,Result {UNIT}")
