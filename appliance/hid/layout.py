@@ -151,6 +151,8 @@ class Layout:
             else None
         )
         self._table: dict[str, Recipe] = self._build(caps=False)
+        if self.caps_lock_usage is not None:
+            self._add_caps_only(self._table, self.caps_lock_usage)
         self._caps_table: dict[str, Recipe] | None = None
 
     def __repr__(self) -> str:
@@ -218,6 +220,15 @@ class Layout:
                         base_syms[text] = (sym, stroke)
             self._add_dead_keys(table, dead, base_syms)
         return table
+
+    def _add_caps_only(self, table: dict[str, Recipe], caps_usage: int) -> None:
+        """Characters only Caps Lock's capitalisation reaches: no level of ``fr`` holds ``Ç``,
+        but its ``ç`` key types it with Caps Lock on. Caps Lock on, the key, Caps Lock off,
+        so the host's state is as it was."""
+        toggle = Stroke(0, caps_usage)
+        for ch, recipe in self._build(caps=True).items():
+            if ch not in table:
+                table[ch] = (toggle, *recipe, toggle)
 
     def _add_dead_keys(
         self,

@@ -218,7 +218,10 @@ class Typist:
                 done -= 1
             log.warning("USB host absent (%s): %d characters not typed", exc, len(units) - done)
         finally:
-            self._finish(caps_toggled and gone is None)
+            toggled_inside = any(
+                st.usage == self.layout.caps_lock_usage for u in units[:done] for st in u.strokes
+            )
+            self._finish(caps_toggled and gone is None, echoes=toggled_inside)
             result.reports = self.reports_written - start_reports
         result.typed = _units_text(units[:done], typed_only=True)
         if gone is not None:
@@ -227,11 +230,17 @@ class Typist:
             raise gone
         return result
 
-    def _finish(self, restore_caps: bool) -> None:
+    def _finish(self, restore_caps: bool, *, echoes: bool = False) -> None:
+        """All keys up; the host's Caps Lock back on if it was. ``echoes``: a character typed
+        with Caps Lock toggled around it (``Ç`` on ``fr``) made the host send LED reports of
+        our own; they are drained, and Caps Lock is off as we left it."""
         try:
             if self._builder.modifiers:
                 self._builder.modifiers = 0
             self._send(ALL_UP)
+            if echoes:
+                self._poll_leds(LED_ECHO_WAIT_S)
+                self._caps_on = False
             if restore_caps and self.layout.caps_lock_usage is not None:
                 self._tap(self.layout.caps_lock_usage)
                 self._caps_on = True

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.qemu
 ASCII = "".join(chr(c) for c in range(32, 127))
 LAYOUT_TEXTS: dict[str, str] = {
     "de": "Größe Übermaß: äöü ÄÖÜ ß ẞ € @ µ ° § ² ³ {[]} \\ | ~ ^ ` é è ê É",
-    "fr": "Être à côté, ça où ! € £ µ § ² ¤ @ # {}[] | \\ ^ ~ ï ë É",
+    # Ç: on no level of fr; its ç key types it with Caps Lock on (toggled around it)
+    "fr": "Être à côté, ça où ! € £ µ § ² ¤ @ # {}[] | \\ ^ ~ ï ë É ÇA VA, François Ç",
     "gb": '£ € ¬ ¦ " @ # ~ \\ | á é í ó ú',
     "es": "¿Señor? ¡Olé! ñ Ñ ç á é í ó ú ü € º ª · @ # ~ \\",
     "it": "perché è là più così ò ç € £ @ # [] {} §",
@@ -103,6 +104,7 @@ def test_layout_exact(typed: tuple[Path, dict[str, Any]], layout: str) -> None:
     assert d.text == LAYOUT_TEXTS[layout]
     assert results[f"layout-{layout}"]["result"]["skipped"] == []
     assert d.repeats == 0 and not d.held_at_end
+    assert not d.caps_at_end, "Caps Lock left on (fr: toggled around Ç)"
 
 
 @pytest.mark.parametrize("name", list(CAPS_JOBS))
