@@ -101,21 +101,21 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     else:
         print("type: give TEXT or --file", file=sys.stderr)
         return 2
+    virtual = args.virtual or hid.device == "-"
     try:
-        layout = load_layout(hid.layout)
+        # the virtual host is a Linux one (libxkbcommon decodes what it receives)
+        layout = load_layout(hid.layout, "linux" if virtual else hid.host_os, hid.mac_keyboard_type)
     except LayoutError as exc:
         print(f"type: {exc}", file=sys.stderr)
         return 2
 
-    virtual = args.virtual or hid.device == "-"
     sink: Any
     if virtual:
         sink = VirtualHost(hid.layout)
         sink.caps_lock = bool(getattr(args, "caps_lock", False))
     else:
         sink = HidDevice(hid.device, hid.write_timeout_s)
-    typist = Typist.from_config(replace(hid, layout=hid.layout), sink)
-    typist.layout = layout
+    typist = Typist.from_config(replace(hid, host_os=layout.host_os), sink)
     gone: HostAbsent | None = None
     try:
         result = typist.type(text_to_items(text))

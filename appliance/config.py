@@ -229,6 +229,19 @@ class HidConfig:
         "The host computer's keyboard layout, as an XKB name: us, gb, de, fr, "
         "us(dvorak), ch(fr), ...",
     )
+    host_os: Literal["linux", "windows", "macos"] = _opt(
+        "linux",
+        "The host computer's operating system: the same-named layout types some characters "
+        "with other keys on macOS and Windows (docs/host-notes.md). The device cannot see "
+        "it; linux is the default because the layout names are Linux's (XKB).",
+        choices=["linux", "windows", "macos"],
+    )
+    mac_keyboard_type: Literal["ansi", "iso"] = _opt(
+        "ansi",
+        "macOS only: the keyboard type macOS chose for the device (System Settings > "
+        "Keyboard > Change Keyboard Type). iso swaps the keys left of 1 and left of Z.",
+        choices=["ansi", "iso"],
+    )
     unknown_chars: Literal["transliterate", "skip"] = _opt(
         "transliterate",
         "A character the host layout cannot type is transliterated "

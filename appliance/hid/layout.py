@@ -11,6 +11,21 @@ Characters a layout can only reach through a dead key (``ê`` on ``de``, ``^`` i
 are found with the host's compose table (the ``en_US.UTF-8`` Compose file of ``libx11-data``,
 which is what a Linux desktop applies to dead keys): dead key, then base key.
 
+The host's operating system (``host_os``) picks the variant of the data that matches what that
+OS does with the same-named layout:
+
+- ``linux``: XKB itself, exact. Characters only Caps Lock's capitalisation reaches (``Ç`` on
+  ``fr``) are typed with Caps Lock toggled around them.
+- ``macos``: XKB's Macintosh variant of the layout where xkb-data has one (``de(mac)``,
+  ``fr(mac)``, ``gb(mac)``, ``ch(de_mac)``, ...): Right Alt is Option there, the level-3 key of
+  those variants. A Mac that took the device for an ISO keyboard swaps the keys 0x35 (grave)
+  and 0x64 (the ISO key left of Z) (``mac_keyboard_type: iso``): the strokes swap them back.
+- ``windows``: XKB's PC layout; Right Alt is AltGr, as Windows treats it.
+- On macOS and Windows a dead key is used only where the result is the Unicode composition of
+  the accent and the base letter, which both systems' dead keys produce; combinations where
+  Linux's Compose table differs from it (``ć`` for acute + ``c`` on ``us(intl)``, where Windows
+  types ``ç``) are left out, and the character falls back to the unknown-character policy.
+
 Building a layout takes a few milliseconds; :func:`load_layout` caches them.
 """
 
@@ -22,6 +37,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 from xkbcommon import xkb
 
@@ -38,6 +54,13 @@ from appliance.hid.usages import (
 )
 
 log = logging.getLogger(__name__)
+
+HostOs = Literal["linux", "windows", "macos"]
+MacKeyboardType = Literal["ansi", "iso"]
+HOST_OSES: tuple[str, ...] = ("linux", "windows", "macos")
+# Layouts whose Macintosh variant in xkb-data has another name than "mac".
+_MAC_VARIANT_NAMES = {("ch", ""): "ch(de_mac)", ("ch", "fr"): "ch(fr_mac)"}
+_USAGE_GRAVE, _USAGE_ISO_102ND = 0x35, 0x64
 
 EVDEV_OFFSET = 8  # XKB keycode = evdev keycode + 8
 _EV_LEFTSHIFT = 42
@@ -131,13 +154,39 @@ def build_keymap(name: str) -> xkb.Keymap:
         raise LayoutError(f"unknown XKB layout {name!r}: see /usr/share/X11/xkb/symbols") from exc
 
 
+def keymap_name_for(name: str, host_os: HostOs) -> str:
+    """The XKB name whose data matches ``name`` on ``host_os``: a Mac's variant on macOS
+    when xkb-data has one and the user named no variant; ``name`` itself otherwise."""
+    if host_os != "macos":
+        return name
+    layout, variant = parse_layout_name(name)
+    special = _MAC_VARIANT_NAMES.get((layout, variant))
+    if special:
+        return special
+    if variant:
+        return name
+    try:
+        build_keymap(f"{layout}(mac)")
+    except LayoutError:
+        log.warning("xkb-data has no Macintosh variant of %r: its PC layout is used on the Mac "
+                    "(characters may differ; docs/host-notes.md)", name)  # fmt: skip
+        return name
+    return f"{layout}(mac)"
+
+
 class Layout:
     """Which strokes type which character on a host with one XKB layout."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, host_os: HostOs = "linux", mac_keyboard_type: MacKeyboardType = "ansi"
+    ) -> None:
+        if host_os not in HOST_OSES:
+            raise LayoutError(f"unknown host OS {host_os!r}: one of {', '.join(HOST_OSES)}")
         self.name = name
-        self.keymap = build_keymap(name)
-        layout, _variant = parse_layout_name(name)
+        self.host_os: HostOs = host_os
+        self.keymap_name = keymap_name_for(name, host_os)
+        self.keymap = build_keymap(self.keymap_name)
+        layout, _variant = parse_layout_name(self.keymap_name)
         # libxkbcommon quietly substitutes "us" for a symbols file it cannot find.
         lname = self.keymap.layout_get_name(0) if self.keymap.num_layouts() else ""
         if layout != "us" and lname in ("English (US)", ""):
@@ -150,13 +199,14 @@ class Layout:
             if xkb.keysym_get_name(caps_state.key_get_one_sym(kc_caps)) == "Caps_Lock"
             else None
         )
+        self._swap_iso = host_os == "macos" and mac_keyboard_type == "iso"
         self._table: dict[str, Recipe] = self._build(caps=False)
-        if self.caps_lock_usage is not None:
+        if self.caps_lock_usage is not None and host_os == "linux":
             self._add_caps_only(self._table, self.caps_lock_usage)
         self._caps_table: dict[str, Recipe] | None = None
 
     def __repr__(self) -> str:
-        return f"Layout({self.name!r}, {len(self._table)} characters)"
+        return f"Layout({self.name!r}, {self.host_os}, {len(self._table)} characters)"
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -208,7 +258,7 @@ class Layout:
                     sym = state.key_get_one_sym(kc)
                     if not sym:
                         continue
-                    stroke = Stroke(mods, usage)
+                    stroke = Stroke(mods, self._host_usage(usage))
                     if xkb.keysym_get_name(sym).startswith("dead_"):
                         dead.append((sym, stroke))
                         continue
@@ -220,6 +270,13 @@ class Layout:
                         base_syms[text] = (sym, stroke)
             self._add_dead_keys(table, dead, base_syms)
         return table
+
+    def _host_usage(self, usage: int) -> int:
+        """The usage that reaches XKB's key ``usage`` on this host (a Mac that took the
+        device for an ISO keyboard swaps grave and the ISO key)."""
+        if self._swap_iso and usage in (_USAGE_GRAVE, _USAGE_ISO_102ND):
+            return _USAGE_ISO_102ND if usage == _USAGE_GRAVE else _USAGE_GRAVE
+        return usage
 
     def _add_caps_only(self, table: dict[str, Recipe], caps_usage: int) -> None:
         """Characters only Caps Lock's capitalisation reaches: no level of ``fr`` holds ``Ç``,
@@ -250,6 +307,8 @@ class Layout:
                 if result and len(result) == 1 and result not in table:
                     if not _typeable_char(result):
                         continue
+                    if self.host_os != "linux" and not _unicode_composition(dsym, base_ch, result):
+                        continue
                     table[result] = (dstroke, bstroke)
 
 
@@ -259,6 +318,18 @@ def _typeable_char(ch: str) -> bool:
     return unicodedata.category(ch) not in ("Cc", "Mn", "Me") and (
         unicodedata.normalize("NFC", ch) == ch
     )
+
+
+def _unicode_composition(dead_sym: int, base_ch: str, result: str) -> bool:
+    """Whether ``result`` is what Unicode composes from the dead key's accent and
+    ``base_ch``: what macOS's and Windows' dead keys type, unlike some of Linux's Compose
+    table. A dead key and space (the accent alone) is left to the host's data."""
+    if base_ch == " ":
+        return True
+    combining = _DEAD_COMBINING.get(xkb.keysym_get_name(dead_sym))
+    if combining is None or len(base_ch) != 1:
+        return False
+    return unicodedata.normalize("NFC", base_ch + combining) == result
 
 
 def _compose2(
@@ -279,9 +350,12 @@ def _compose2(
 
 
 @functools.lru_cache(maxsize=32)
-def load_layout(name: str) -> Layout:
-    """The :class:`Layout` for an XKB name such as ``us``, ``de``, ``us(dvorak)``, ``ch(fr)``.
+def load_layout(
+    name: str, host_os: HostOs = "linux", mac_keyboard_type: MacKeyboardType = "ansi"
+) -> Layout:
+    """The :class:`Layout` for an XKB name such as ``us``, ``de``, ``us(dvorak)``, ``ch(fr)``,
+    as the host's OS types it.
 
     Raises :class:`LayoutError` for a name XKB does not know.
     """
-    return Layout(name.strip())
+    return Layout(name.strip(), host_os, mac_keyboard_type)

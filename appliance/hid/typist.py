@@ -103,7 +103,7 @@ class Typist:
             sink = HidDevice(cfg.device, cfg.write_timeout_s)
         return cls(
             sink,
-            cfg.layout,
+            load_layout(cfg.layout, cfg.host_os, cfg.mac_keyboard_type),
             text=text,
             report_delay_s=cfg.report_delay_ms / 1000.0,
             unknown=cfg.unknown_chars,
