@@ -242,6 +242,13 @@ class HidConfig:
         "Keyboard > Change Keyboard Type). iso swaps the keys left of 1 and left of Z.",
         choices=["ansi", "iso"],
     )
+    unicode_input: bool = _opt(
+        False,
+        "Type characters the layout lacks by their code point, the host OS's way (Linux: "
+        "Ctrl+Shift+U in GTK/IBus apps; Windows: Alt + keypad + with EnableHexNumpad; macOS: "
+        "Option + hex with the Unicode Hex Input source). Off: each needs a host setting and "
+        "sends a key combination (docs/host-notes.md).",
+    )
     unknown_chars: Literal["transliterate", "skip"] = _opt(
         "transliterate",
         "A character the host layout cannot type is transliterated "

@@ -11,8 +11,10 @@ Rules every report stream follows (hosts drop or double characters otherwise):
 
 Text items are typed as characters only: control characters inside them (newline, tab, ...)
 are dropped and logged. Enter, Tab and Backspace reach the host only as :class:`SpecialKey`
-items. A character the layout cannot type is transliterated (``anyascii``: ``ü`` -> ``u``,
-``—`` -> ``-``) or skipped, per the ``unknown`` policy; either way it is logged.
+items. A character the layout cannot type is entered by its code point where the
+configuration enables it (:mod:`appliance.hid.unicode_input`), else transliterated
+(``anyascii``: ``ü`` -> ``u``, ``—`` -> ``-``) or skipped, per the ``unknown`` policy; either
+way it is logged.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Literal
 
 from appliance.hid.keys import KEY_TEXT, SpecialKey, TypedItem
 from appliance.hid.layout import Layout, Recipe, Stroke
+from appliance.hid.unicode_input import takes_option, unicode_recipe
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +71,10 @@ def plan_items(
     unknown: UnknownPolicy = "transliterate",
     *,
     caps: bool = False,
+    unicode_input: bool = False,
 ) -> Plan:
-    """Resolve text and special keys to strokes, applying the unknown-character policy."""
+    """Resolve text and special keys to strokes, applying the unknown-character policy
+    (after the host OS's code-point entry, with ``unicode_input``)."""
     if unknown not in ("transliterate", "skip"):
         raise ValueError(f"unknown-character policy must be transliterate or skip: {unknown!r}")
     if isinstance(items, str):
@@ -85,6 +90,8 @@ def plan_items(
             raise TypeError(f"not text or a SpecialKey: {item!r}")
         for ch in unicodedata.normalize("NFC", item):
             recipe = layout.recipe(ch, caps=caps)
+            if recipe is not None and unicode_input and takes_option(recipe, layout):
+                recipe = None
             if recipe is not None:
                 units.append(Unit(ch, ch, recipe))
                 continue
@@ -95,6 +102,11 @@ def plan_items(
                 skipped.append(ch)
                 units.append(Unit(ch, ch, ()))
                 continue
+            if unicode_input:
+                entry = unicode_recipe(ch, layout)
+                if entry is not None:
+                    units.append(Unit(ch, ch, entry))
+                    continue
             strokes = _transliterate(ch, layout, caps) if unknown == "transliterate" else None
             if strokes is None:
                 if ch not in logged:
@@ -133,6 +145,11 @@ class ReportBuilder:
 
     def stroke(self, stroke: Stroke) -> list[bytes]:
         out: list[bytes] = []
+        if stroke.usage == 0:  # unicode_input.RELEASE: only the modifiers go up
+            if self.modifiers:
+                self.modifiers = 0
+                out.append(report(0))
+            return out
         if stroke.modifiers != self.modifiers:
             self.modifiers = stroke.modifiers
             out.append(report(self.modifiers))

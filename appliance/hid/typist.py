@@ -75,6 +75,7 @@ class Typist:
         unknown: UnknownPolicy = "transliterate",
         on_host_return: OnHostReturn = "type",
         pending_max_chars: int = 4000,
+        unicode_input: bool = False,
     ) -> None:
         if on_host_return not in ("type", "drop"):
             raise ValueError(f"on_host_return must be type or drop: {on_host_return!r}")
@@ -85,6 +86,7 @@ class Typist:
         self.unknown: UnknownPolicy = unknown
         self.on_host_return: OnHostReturn = on_host_return
         self.pending_max_chars = pending_max_chars
+        self.unicode_input = unicode_input
         self._cancel = False
         self._lock = threading.Lock()
         self._builder = ReportBuilder()
@@ -109,6 +111,7 @@ class Typist:
             unknown=cfg.unknown_chars,
             on_host_return=cfg.on_host_return,
             pending_max_chars=cfg.pending_max_chars,
+            unicode_input=cfg.unicode_input,
         )
 
     # -- public --------------------------------------------------------------------------
@@ -180,7 +183,9 @@ class Typist:
         self._poll_leds()
         toggle_caps = self._caps_on and self.layout.caps_lock_usage is not None
         caps_table = self._caps_on and not toggle_caps
-        plan = plan_items(items, self.layout, self.unknown, caps=caps_table)
+        plan = plan_items(
+            items, self.layout, self.unknown, caps=caps_table, unicode_input=self.unicode_input
+        )
         units = plan.units
         if self._text is not None and units:
             self._text.publish(_units_text(units))
