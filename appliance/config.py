@@ -13,6 +13,7 @@ import difflib
 import os
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -218,6 +219,25 @@ class TextConfig:
         False,
         "Turn spoken 'new line', 'new paragraph' and punctuation words into keys. Off by "
         "default: a typed newline is an Enter key that can send a message or run a command.",
+    )
+    replacements: dict[str, str] = _opt(
+        {},
+        "Exact find-and-replace for words the model keeps getting wrong, e.g. "
+        "{'graph ana': 'Grafana', 'dr nguyen': 'Dr. Nguyen'}: whole words, matched "
+        "case-insensitively, typed as written here.",
+        typed_text=True,
+    )
+    enter_after: Literal["never", "always", "spoken"] = _opt(
+        "never",
+        "Press Enter after the dictation: never, always, or spoken (only when the dictation "
+        "ends with enter_phrase, which is not typed). Enter can send a message or run a "
+        "command.",
+        choices=["never", "always", "spoken"],
+    )
+    enter_phrase: str = _opt(
+        "send it",
+        "With enter_after: spoken, the closing words that mean 'press Enter'.",
+        typed_text=True,
     )
 
 
@@ -504,6 +524,9 @@ def _type_name(t: Any) -> str:
         )
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(t))
+    if origin is dict:
+        key_t, value_t = typing.get_args(t)
+        return f"a mapping of {_type_name(key_t)} to {_type_name(value_t)}"
     return names.get(t, str(t))
 
 
@@ -529,6 +552,18 @@ def _coerce(value: Any, t: Any) -> tuple[bool, Any]:
                 return False, value
             out.append(v)
         return True, out
+    if origin is dict:
+        if not isinstance(value, dict):
+            return False, value
+        key_t, value_t = typing.get_args(t)
+        mapping = {}
+        for k, v in value.items():
+            ok_k, ck = _coerce(k, key_t)
+            ok_v, cv = _coerce(v, value_t)
+            if not (ok_k and ok_v):
+                return False, value
+            mapping[ck] = cv
+        return True, mapping
     if t is type(None):
         return value is None, value
     if t is bool:
@@ -542,6 +577,24 @@ def _coerce(value: Any, t: Any) -> tuple[bool, Any]:
     if t is str:
         return isinstance(value, str), value
     return isinstance(value, t), value
+
+
+def _check_typed_text(value: Any, source: str, path: str, line: int) -> None:
+    """Text that reaches the host as key presses: words only, never a control character (a
+    newline would be an Enter key) and never an empty match."""
+    strings = [*value.keys(), *value.values()] if isinstance(value, dict) else [value]
+    for text in strings:
+        if isinstance(text, str) and any(unicodedata.category(c)[0] == "C" for c in text):
+            raise ConfigError(
+                f"{text!r} holds a control character; only text can be typed",
+                path=source,
+                key=path,
+                line=line,
+            )
+    if isinstance(value, dict) and any(not k.strip() for k in value):
+        raise ConfigError("an empty word cannot be replaced", path=source, key=path, line=line)
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError("must not be empty", path=source, key=path, line=line)
 
 
 def _check_value(
@@ -565,6 +618,8 @@ def _check_value(
             key=path,
             line=line,
         )
+    if meta.get("typed_text"):
+        _check_typed_text(converted, source, path, line)
     if isinstance(converted, int | float) and not isinstance(converted, bool):
         lo, hi = meta.get("min"), meta.get("max")
         if (lo is not None and converted < lo) or (hi is not None and converted > hi):

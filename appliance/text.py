@@ -125,6 +125,72 @@ def _merge(items: Iterable[TypedItem]) -> list[TypedItem]:
     return out
 
 
+class Replacements:
+    """``text.replacements``: whole words, matched case-insensitively (any run of spaces
+    between words), replaced by the configured spelling as written."""
+
+    def __init__(self, mapping: dict[str, str]):
+        self._rules = [
+            (re.compile(_whole_words(k), re.IGNORECASE), v)
+            for k, v in sorted(mapping.items(), key=lambda kv: -len(kv[0]))
+        ]
+        self._starts = {
+            tuple(w.lower() for w in k.split()[:n])
+            for k in mapping
+            for n in range(1, len(k.split()))
+        }
+
+    def apply(self, text: str) -> str:
+        for pattern, spelling in self._rules:
+            text = pattern.sub(spelling.replace("\\", "\\\\"), text)  # literally
+        return text
+
+    def hold_back(self, text: str) -> str:
+        """Drop trailing words that may be the first words of a longer match: typed now,
+        they could not become the replacement when the next word comes."""
+        return _drop_trailing_prefix(text, self._starts)
+
+
+def _whole_words(phrase: str) -> str:
+    return r"(?<!\w)" + r"\s+".join(map(re.escape, phrase.split())) + r"(?!\w)"
+
+
+def _drop_trailing_prefix(text: str, starts: set[tuple[str, ...]]) -> str:
+    words = text.split(" ")
+    for n in range(min(len(words), max((len(s) for s in starts), default=0)), 0, -1):
+        tail = tuple(re.sub(r"[^\w]", "", w).lower() for w in words[-n:])
+        if tail in starts:
+            return " ".join(words[:-n]).rstrip()
+    return text
+
+
+class EnterPhrase:
+    """``text.enter_after: spoken``: a dictation that ends with the phrase ("send it") ends
+    with Enter instead; the phrase is not typed."""
+
+    def __init__(self, phrase: str):
+        words = phrase.split()
+        self._end = re.compile(
+            r"(?:^|[\s,;:]+)" + r"[\s,-]+".join(map(re.escape, words)) + r"[\s.,;:!?]*$",
+            re.IGNORECASE,
+        )
+        self._starts = {tuple(w.lower() for w in words[:n]) for n in range(1, len(words) + 1)}
+
+    def strip(self, text: str) -> tuple[str, bool]:
+        """The text without a closing phrase, and whether it had one."""
+        m = self._end.search(text)
+        return (text[: m.start()].rstrip(), True) if m else (text, False)
+
+    def hold_back(self, text: str) -> str:
+        """While the dictation goes on: the phrase, or its first words, at the end wait, and
+        the comma before them (the end drops it with the phrase)."""
+        stripped, had = self.strip(text)
+        if had:
+            return stripped
+        dropped = _drop_trailing_prefix(text, self._starts)
+        return dropped.rstrip(",;: ") if dropped != text else text
+
+
 class TextShaper:
     """Shapes each dictation; remembers the previous one so dictations do not glue."""
 
@@ -132,6 +198,8 @@ class TextShaper:
         self.cfg = cfg
         self.typed_before = False
         self._sentence_open = False  # the last typed text did not end a sentence
+        self._replacements = Replacements(cfg.replacements)
+        self._enter = EnterPhrase(cfg.enter_phrase) if cfg.enter_after == "spoken" else None
 
     def reset(self) -> None:
         self.typed_before = False
@@ -139,7 +207,7 @@ class TextShaper:
 
     def shape(self, pieces: Iterable[Piece]) -> list[TypedItem]:
         """What to type for one dictation (empty list: nothing was said)."""
-        items = self.preview(pieces)
+        items = self._items(pieces, final=True)
         if items:
             self.typed_before = True
             last = items[-1]
@@ -153,7 +221,12 @@ class TextShaper:
 
         A trailing provisional piece loses a last word that may be the start of a spoken
         command ("new" of "new line"): typed now, it could not become the command later.
+        Likewise the first words of a replacement, and the Enter phrase at the end. So
+        ``shape`` always extends what ``preview`` gave.
         """
+        return self._items(pieces, final=False)
+
+    def _items(self, pieces: Iterable[Piece], *, final: bool) -> list[TypedItem]:
         pieces = list(pieces)
         if pieces and pieces[-1].provisional and self.cfg.spoken_commands:
             last = pieces[-1]
@@ -182,9 +255,29 @@ class TextShaper:
             # A piece that continues an unfinished sentence keeps Whisper's own case.
             if isinstance(items[0], str) and not self._sentence_open:
                 items[0] = _capitalise_first(items[0])
+        items = [self._replacements.apply(i) if isinstance(i, str) else i for i in items]
+        items = self._end_of_dictation(items, final=final)
+        if not items:
+            return []
         if self.typed_before and self.cfg.space_between_dictations:
             items.insert(0, " ")
             items = _merge(items)
+        return items
+
+    def _end_of_dictation(self, items: list[TypedItem], *, final: bool) -> list[TypedItem]:
+        """Enter after the text (``text.enter_after``), and what waits for the end."""
+        last = items[-1] if items and isinstance(items[-1], str) else None
+        enter = self.cfg.enter_after == "always"
+        if last is not None and not final:
+            last = self._replacements.hold_back(last)
+            if self._enter is not None:
+                last = self._enter.hold_back(last)
+        elif last is not None and self._enter is not None:
+            last, enter = self._enter.strip(last)
+        if last is not None:
+            items = [*items[:-1], last] if last else items[:-1]
+        if final and enter:
+            items = [*items, SpecialKey.ENTER]
         return items
 
 
