@@ -309,6 +309,19 @@ class ButtonConfig:
     hold_s: float = _opt(
         1.5, "A press at least this long is a long press (cancel).", min=0.2, max=10.0
     )
+    double_press_s: float = _opt(
+        0.4,
+        "Presses this close together are a gesture, not dictations: two take back the last "
+        "dictation (undo), three type it again (retype); 0 = off.",
+        min=0.0,
+        max=2.0,
+    )
+    undo_within_s: float = _opt(
+        120.0,
+        "An undo takes back the last dictation only this long after it was typed.",
+        min=0.0,
+        max=3600.0,
+    )
     mode: Literal["push_to_talk", "toggle"] = _opt(
         "push_to_talk",
         "push_to_talk: record while held; toggle: press to start, press to stop.",

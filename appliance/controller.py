@@ -80,6 +80,8 @@ class Controller:
         self._stop_on_release = False
         self._last_probe = -1e9
         self._stopping = False
+        self._presses: list[float] = []  # a gesture's presses so far (double, triple)
+        self._typed_since_press = False  # the last press's recording typed something
 
     # ---------------------------------------------------------------- events
     def start(self) -> None:
@@ -128,6 +130,8 @@ class Controller:
 
     # ---------------------------------------------------------------- the button
     def _on_button(self, event: ButtonEvent) -> None:
+        if event is ButtonEvent.PRESS and self._gesture_press():
+            return
         push_to_talk = self.cfg.button.mode == "push_to_talk"
         action, self._stop_on_release = decide(
             event, self.state, push_to_talk=push_to_talk, stop_on_release=self._stop_on_release
@@ -139,12 +143,84 @@ class Controller:
         elif action is Action.STOP:
             self._stop_recording()
         elif action is Action.CANCEL:
+            job = self._job
             self._abort_recording()
-            self._ready()
+            if job is not None and job.shown:  # words typed while speaking: taken back
+                self._take_back(job.shown, job.shaper_before, "cancel")
+            else:
+                self._ready()
         elif action is Action.STOP_TYPING:
             self._stop_typing()
         elif action is Action.RETRY:
             self._probe(force=True)
+
+    # ---------------------------------------------------------------- gestures
+    def _gesture_press(self) -> bool:
+        """A press within ``button.double_press_s`` of a press that started a recording (too
+        short to hold speech) is a gesture: neither press's recording is typed. The gesture
+        is done once no further press comes (:meth:`_tick`)."""
+        now, window = self._clock(), self.cfg.button.double_press_s
+        busy = (State.RECORDING, State.TRANSCRIBING)
+        soon = bool(self._presses) and now - self._presses[-1] <= window
+        soon = soon and not self._typed_since_press and not (self._job and self._job.shown)
+        if window > 0 and soon and (self.state is State.READY or self.state in busy):
+            self._presses.append(now)
+            if self.state in busy:
+                self._abort_recording()
+                self._ready()
+            self._stop_on_release = False
+            return True
+        self._presses = [now] if self.state is State.READY else []
+        self._typed_since_press = False
+        return False
+
+    def _gesture_done(self) -> None:
+        window = self.cfg.button.double_press_s
+        if len(self._presses) < 2 or self._clock() - self._presses[-1] <= window:
+            return
+        if self.state is not State.READY:
+            return
+        count, self._presses = len(self._presses), []
+        log.info("gesture: %d presses", count)
+        if count == 2:
+            self._undo()
+        else:
+            self._retype()
+
+    def _undo(self) -> None:
+        history = self._typer.history
+        why = history.why_not_undo(self.cfg.button.undo_within_s)
+        entry = history.last()
+        if why is not None or entry is None:
+            log.info("undo: %s", why)
+            self._warning_topic.publish("undo", why or "Nothing to undo")
+            return
+        history.forget_last()
+        self._take_back(entry.shown, entry.before, "undo")
+
+    def _take_back(self, shown: str, before: tuple[bool, bool], why: str) -> None:
+        """Backspaces for what the host shows of a dictation (never across an Enter)."""
+        typist = self._health.typist
+        if "\n" in shown or "\t" in shown or typist is None:
+            self._warning_topic.publish("undo", "Cannot undo past Enter")
+            self._ready()
+            return
+        log.info("%s: taking back %d characters", why, len(shown))
+        self._gen += 1
+        self._job = job = self._typer.undo(typist, shown, before)
+        self._enter(State.TYPING, "Undo")
+        self._workers.type(self._gen, job, None)
+
+    def _retype(self) -> None:
+        entry, typist = self._typer.history.last(), self._health.typist
+        if entry is None or typist is None:
+            self._warning_topic.publish("retype", "Nothing to type again")
+            return
+        log.info("retype: %d characters", len(entry.text))
+        self._gen += 1
+        self._job = job = self._typer.retype(typist, entry.text)
+        self._enter(State.TYPING, "Typing again")
+        self._workers.type(self._gen, job, None)
 
     # ---------------------------------------------------------------- recording
     def _start_recording(self) -> None:
@@ -231,6 +307,7 @@ class Controller:
         log.error("typing failed: %s", error)
         self._release_keys()
         if isinstance(error, HostAbsent):
+            self._typer.history.host_left()
             if error.lost:
                 self._warning_topic.publish("text_lost", error.lost)
             self._error(self._health.host_lost())
@@ -248,6 +325,7 @@ class Controller:
     # ---------------------------------------------------------------- time and the parts
     def _tick(self) -> None:
         self._notifier.watchdog()
+        self._gesture_done()
         if self.state is State.RECORDING and self._timer.tick():
             self._stop_recording()
         idle = (State.STARTING, State.READY, State.ERROR)  # STARTING: the microphone opens
@@ -284,6 +362,8 @@ class Controller:
     # ---------------------------------------------------------------- state out
     def _enter(self, state: State, message: str = "", **extra: Any) -> None:
         self.state = state
+        if state is State.TYPING and not self._presses[1:]:
+            self._typed_since_press = True  # a dictation, not a gesture's own typing
         log.info("state: %s%s", state.value, f" ({message})" if message else "")
         self._state_topic.publish(state, message, **extra)
         status = f"{state.value}: {message}" if message else state.value
@@ -296,6 +376,8 @@ class Controller:
     def _error(self, problem: Problem) -> None:
         changed = problem != self.problem
         self.problem = problem
+        if problem.code in ("no_host", "no_gadget"):
+            self._typer.history.host_left()  # what it shows now is not known any more
         if changed or self.state is not State.ERROR:
             log.error("%s: %s", problem.headline, problem.detail)
             self._error_topic.publish(problem.code, problem.detail)

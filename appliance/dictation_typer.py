@@ -15,7 +15,7 @@ from typing import Protocol
 from appliance.config import Config
 from appliance.early_typer import EarlyTyper
 from appliance.engine import DictationResult, PieceFn
-from appliance.hid.keys import TypedItem
+from appliance.hid.keys import SpecialKey, TypedItem, keystroke_items
 from appliance.hid.typist import TypeResult
 from appliance.history import TypedHistory
 from appliance.text import TextShaper
@@ -42,12 +42,23 @@ class TypingJob:
     """Typing one dictation, on whatever threads the controller gives it."""
 
     def __init__(
-        self, shaper: TextShaper, typist: Typist, history: TypedHistory, *, early: bool
+        self,
+        shaper: TextShaper,
+        typist: Typist,
+        history: TypedHistory | None,
+        *,
+        early: bool,
+        keys: list[TypedItem] | None = None,
     ) -> None:
+        """``history`` None: not remembered (an undo's Backspaces). ``keys``: type these
+        instead of a dictation (undo, retype)."""
         self._shaper = shaper
         self._typist = typist
         self._history = history
+        self._before = shaper.memory()
+        self._keys = keys
         self._typed = ""
+        self._shown = ""
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._early = EarlyTyper(shaper, self._type) if early else None
@@ -63,6 +74,16 @@ class TypingJob:
         with self._lock:
             return self._typed
 
+    @property
+    def shown(self) -> str:
+        """The characters the host shows for it so far (what an undo takes back)."""
+        with self._lock:
+            return self._shown
+
+    @property
+    def shaper_before(self) -> tuple[bool, bool]:
+        return self._before
+
     def type_rest(self, result: DictationResult | None) -> None:
         """Type what is left of the dictation and wait for it (the typing worker's body).
 
@@ -70,7 +91,10 @@ class TypingJob:
         Raises what the typist raised (the host went away).
         """
         try:
-            if self._early is not None:
+            if self._keys is not None:
+                if not self._stopped.is_set():
+                    self._type(self._keys)
+            elif self._early is not None:
                 self._early.close()  # the final pieces came through on_piece
             elif result is not None and not self._stopped.is_set():
                 items = self._shaper.shape(result.pieces)
@@ -79,7 +103,13 @@ class TypingJob:
             elif self._typist.pending:
                 self._type([])
         finally:
-            self._history.add(self.typed, complete=not self._stopped.is_set())
+            if self._history is not None:
+                self._history.add(
+                    self.typed,
+                    complete=not self._stopped.is_set(),
+                    shown=self.shown,
+                    before=self._before,
+                )
 
     def cancel(self) -> None:
         """Type nothing more (a press while typing, a long press, shutdown)."""
@@ -95,6 +125,7 @@ class TypingJob:
         result = self._typist.type(items)
         with self._lock:
             self._typed += result.typed
+            self._shown += result.shown
 
 
 class DictationTyper:
@@ -112,3 +143,14 @@ class DictationTyper:
     def resume(self, typist: Typist) -> TypingJob:
         """The text the typist kept while the host was away, now that it is back."""
         return TypingJob(self.shaper, typist, self.history, early=False)
+
+    def undo(self, typist: Typist, shown: str, before: tuple[bool, bool]) -> TypingJob:
+        """Backspaces for what the host shows of a dictation; the shaper as before it."""
+        self.shaper.restore(before)
+        keys: list[TypedItem] = [SpecialKey.BACKSPACE] * len(shown)
+        return TypingJob(self.shaper, typist, None, early=False, keys=keys)
+
+    def retype(self, typist: Typist, text: str) -> TypingJob:
+        """A kept dictation typed again (no focused field then, or another computer)."""
+        items = keystroke_items(text.lstrip(" "))
+        return TypingJob(self.shaper, typist, self.history, early=False, keys=items)

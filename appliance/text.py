@@ -205,6 +205,14 @@ class TextShaper:
         self.typed_before = False
         self._sentence_open = False
 
+    def memory(self) -> tuple[bool, bool]:
+        """What it remembers of the dictations before (spacing, sentence case)."""
+        return self.typed_before, self._sentence_open
+
+    def restore(self, memory: tuple[bool, bool]) -> None:
+        """As before a dictation that was taken back (undo)."""
+        self.typed_before, self._sentence_open = memory
+
     def shape(self, pieces: Iterable[Piece]) -> list[TypedItem]:
         """What to type for one dictation (empty list: nothing was said)."""
         items = self._items(pieces, final=True)

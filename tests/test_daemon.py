@@ -159,7 +159,8 @@ class FakeSession:
     def feed(self, block: np.ndarray) -> None:
         self.samples += len(block)
         # With on_piece, a "sentence" is finished every 0.25 s of audio, as the VAD would.
-        if self.on_piece is not None and self.samples // 4000 > self.pieces_sent:
+        heard = self.samples >= self.engine.min_samples
+        if self.on_piece is not None and heard and self.samples // 4000 > self.pieces_sent:
             self.pieces_sent += 1
             self._piece(Piece(f"sentence {self.pieces_sent}."))
 
@@ -177,7 +178,8 @@ class FakeSession:
     def finish(self) -> DictationResult:
         time.sleep(self.engine.delay)
         self.engine.heard.append(self.samples)
-        if self.samples and not self.cancelled and self.engine.final_text:
+        heard = self.samples and self.samples >= self.engine.min_samples
+        if heard and not self.cancelled and self.engine.final_text:
             self._piece(Piece(self.engine.final_text))
         return DictationResult(pieces=list(self.pieces), cancelled=self.cancelled)
 
@@ -186,11 +188,21 @@ class FakeSession:
 
 
 class FakeEngine:
-    def __init__(self, text: str = SENTENCE, delay: float = 0.05, *, final_text: str | None = None):
+    def __init__(
+        self,
+        text: str = SENTENCE,
+        delay: float = 0.05,
+        *,
+        final_text: str | None = None,
+        min_speech_s: float = 0.0,
+    ):
         """``text``: what a whole recording is heard as; with type-while-speaking the
-        sentences come while speaking and ``final_text`` (default none) at the end."""
+        sentences come while speaking and ``final_text`` (default none) at the end. A
+        recording shorter than ``min_speech_s`` is heard as nothing (the VAD's view of a tap).
+        """
         self.text = text
         self.delay = delay
+        self.min_samples = int(min_speech_s * 16000)
         self._final_text = final_text
         self.heard: list[int] = []
         self.sessions: list[FakeSession] = []
@@ -238,19 +250,29 @@ class Rig:
         open_timeout_s: float = 2.0,
         load_engine: Callable[[Callable[[float, str], None]], Any] | None = None,
         mic: Callable[[Callable[[float], None]], Any] | None = None,
+        button: dict[str, Any] | None = None,
+        text: dict[str, Any] | None = None,
     ):
+        """``button``, ``text``: more settings of those sections."""
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
         self.factory = Device.pin_factory
         self.world = world or World()
         self.cfg = with_overrides(
             Config(),
-            button={"mode": mode, "hold_s": hold_s, "bounce_s": 0.0, "pin_factory": "mock"},
+            button={
+                "mode": mode,
+                "hold_s": hold_s,
+                "bounce_s": 0.0,
+                "pin_factory": "mock",
+                **(button or {}),
+            },
             leds={"kind": "rgb", "pins": LED_PINS},
             audio={"max_recording_s": max_s, "open_timeout_s": open_timeout_s},
             daemon={
                 "max_recording_warning_s": warn_s,
                 "type_while_speaking": type_while_speaking,
             },
+            text=text or {},
         )
         self.bus = StatusBus()
         self.states: list[tuple[State, str]] = []
@@ -427,13 +449,14 @@ def test_long_press_cancels_the_recording_in_toggle_mode(rig_factory):
 def test_long_press_while_transcribing_types_nothing(rig_factory, mode):
     rig = rig_factory(mode, engine=FakeEngine(delay=1.5))
     rig.wait(State.READY)
+    # longer than button.double_press_s (0.4 s): shorter, two presses are a gesture
     if mode == "toggle":
         rig.click()
-        time.sleep(0.2)
+        time.sleep(0.5)
         rig.click()
     else:
         rig.press()
-        time.sleep(0.2)
+        time.sleep(0.5)
         rig.release()
     rig.wait(State.TRANSCRIBING)
     rig.press()

@@ -53,6 +53,13 @@ class Unit:
     item: TypedItem
     text: str
     strokes: Recipe
+    shown: str | None = None
+    """What the host shows for it when that is not ``text``: a transliteration (``->`` for
+    ``→``). Undo counts these characters."""
+
+    @property
+    def host_text(self) -> str:
+        return "" if not self.strokes else (self.text if self.shown is None else self.shown)
 
 
 @dataclass
@@ -107,7 +114,8 @@ def plan_items(
                 if entry is not None:
                     units.append(Unit(ch, ch, entry))
                     continue
-            strokes = _transliterate(ch, layout, caps) if unknown == "transliterate" else None
+            typed = _transliterate(ch, layout, caps) if unknown == "transliterate" else None
+            strokes, shown = typed if typed is not None else (None, "")
             if strokes is None:
                 if ch not in logged:
                     log.warning("layout %s cannot type %r (U+%04X): skipped", layout.name, ch,
@@ -119,22 +127,25 @@ def plan_items(
                 if ch not in logged:
                     log.info("layout %s cannot type %r: transliterated", layout.name, ch)
                     logged.add(ch)
-                units.append(Unit(ch, ch, strokes))
+                units.append(Unit(ch, ch, strokes, shown))
     return Plan(units, skipped)
 
 
-def _transliterate(ch: str, layout: Layout, caps: bool) -> Recipe | None:
+def _transliterate(ch: str, layout: Layout, caps: bool) -> tuple[Recipe, str] | None:
+    """The strokes of ``ch``'s ASCII spelling, and the characters they type."""
     from anyascii import anyascii  # small, pure Python; imported only when needed
 
     replacement = anyascii(ch)
     if len(replacement) > 2 and replacement[0] == replacement[-1] == ":":
         return None  # anyascii spells symbols and emoji as ":name:": not text to type
     strokes: list[Stroke] = []
+    shown = ""
     for c in replacement:
         recipe = layout.recipe(c, caps=caps)
         if recipe is not None:
             strokes.extend(recipe)
-    return tuple(strokes) or None
+            shown += c
+    return (tuple(strokes), shown) if strokes else None
 
 
 class ReportBuilder:

@@ -47,3 +47,17 @@ def shown_text(items: Iterable[TypedItem]) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def keystroke_items(text: str) -> list[TypedItem]:
+    """The inverse of :func:`keystroke_text`: a kept text typed again (retype)."""
+    keys = {v: k for k, v in KEY_TEXT.items()}
+    items: list[TypedItem] = []
+    for char in text:
+        if char in keys:
+            items.append(keys[char])
+        elif items and isinstance(items[-1], str):
+            items[-1] += char
+        else:
+            items.append(char)
+    return items

@@ -60,6 +60,9 @@ class TypeResult:
     """What reached the host (Enter as "\\n", Tab as "\\t", Backspace as "\\b")."""
     skipped: list[str] = field(default_factory=list)
     """Characters not typed by policy: ones the layout cannot type, control characters."""
+    shown: str = ""
+    """The characters the host received, as it shows them (a transliteration's ASCII, Enter
+    as "\n"): what an undo must take back."""
     cancelled: bool = False
     reports: int = 0
 
@@ -229,6 +232,7 @@ class Typist:
             self._finish(caps_toggled and gone is None, echoes=toggled_inside)
             result.reports = self.reports_written - start_reports
         result.typed = _units_text(units[:done], typed_only=True)
+        result.shown = "".join(u.host_text for u in units[:done])
         if gone is not None:
             gone.typed = result.typed
             self._keep_pending(units[done:], gone)

@@ -6,7 +6,9 @@ For each job it finds the gadget keyboard's /dev/input/eventN (the guest kernel'
 enumerated it), drains it with ``cat`` into a file (a slow reader loses events), optionally
 sets the host's Caps Lock LED through evdev, types with :class:`Typist` on a real
 :class:`HidDevice`, and writes the raw events and the typist's result for the test to decode.
-Job kinds: ``type`` and ``unbind`` (unbind the UDC mid-text, rebind, resume).
+Job kinds: ``type``, ``unbind`` (unbind the UDC mid-text, rebind, resume) and ``undo`` (text
+already there, a dictation typed while "spoken" through the product's DictationTyper, then
+its undo).
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from pathlib import Path
 
 from decode import dropped_events  # tests/qemu/decode.py (this script's directory)
 
+from appliance.config import Config, with_overrides
+from appliance.dictation_typer import DictationTyper
+from appliance.engine import DictationResult
 from appliance.hid.device import HidDevice, HostAbsent
 from appliance.hid.typist import TypeResult, Typist
+from appliance.text import Piece
 
 GADGET = "/sys/kernel/config/usb_gadget/stt-keyboard/UDC"
 EV_SYN, EV_LED, LED_CAPSL = 0, 0x11, 1
@@ -162,13 +168,40 @@ def run_unbind(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore
     }
 
 
+def run_undo(job: dict, out: Path, device: HidDevice) -> dict:  # type: ignore[type-arg]
+    """What is there, a dictation typed while it is spoken (provisional pieces, then the
+    last words), and the undo gesture's job: the product's own path, on the real device."""
+    event = find_event()
+    cfg = with_overrides(Config(), hid={"layout": job["layout"]})
+    for _try in range(READER_TRIES):
+        typist = Typist(device, job["layout"])
+        typer = DictationTyper(cfg)
+        cap = Capture(event, out / f"{job['name']}.ev")
+        typist.type(job["before"])
+        typer.shaper.typed_before = True  # an earlier dictation typed what is there
+        dictation = typer.begin(typist)
+        assert dictation.on_piece is not None, "type while speaking is the default"
+        words = job["said"].split(" ")
+        for n in range(1, len(words)):
+            dictation.on_piece(Piece(" ".join(words[:n]), provisional=True))
+        dictation.on_piece(Piece(job["said"]))
+        dictation.type_rest(DictationResult(pieces=[Piece(job["said"])]))
+        entry = typer.history.last()
+        assert entry is not None
+        typer.undo(typist, entry.shown, entry.before).type_rest(None)
+        cap.stop()
+        if not dropped_events(cap.path.read_bytes()):
+            break
+    return {"typed": entry.text, "shown": entry.shown}
+
+
 def main() -> None:
     jobs = json.loads(Path(sys.argv[1]).read_text())
     out = Path(sys.argv[2])
     device = HidDevice("/dev/hidg0", write_timeout_s=1.0)
     results = {}
     for job in jobs:
-        fn = run_unbind if job.get("kind") == "unbind" else run_type
+        fn = {"unbind": run_unbind, "undo": run_undo}.get(job.get("kind", ""), run_type)
         results[job["name"]] = fn(job, out, device)
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False))
 

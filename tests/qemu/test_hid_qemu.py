@@ -44,6 +44,12 @@ LAYOUT_TEXTS: dict[str, str] = {
 }
 CAPS_JOBS = {"caps-us": ("us", ASCII), "caps-de": ("de", LAYOUT_TEXTS["de"]),
              "caps-fr": ("fr", LAYOUT_TEXTS["fr"])}  # fmt: skip
+# What is in the field, then a dictation (typed while spoken) that the undo takes back: dead
+# keys (è on de), a transliteration (→ as ->: two characters), AltGr (€), Caps Lock (Ç on fr).
+UNDO_JOBS = {
+    "undo-de": ("de", "Schon da.", "Zürich → Genève kostet 5 € mehr."),
+    "undo-fr": ("fr", "Déjà là.", "Ça coûte 5 € → voilà."),
+}
 LONG = " ".join(f"word{i:04d} Ünïcødé;" for i in range(120))  # ~2300 characters
 
 
@@ -53,6 +59,9 @@ def _jobs() -> list[dict[str, Any]]:
         jobs.append({"name": f"layout-{layout}", "layout": layout, "text": text})
     for name, (layout, text) in CAPS_JOBS.items():
         jobs.append({"name": name, "layout": layout, "text": text, "caps": True})
+    for name, (layout, before, said) in UNDO_JOBS.items():
+        jobs.append({"name": name, "kind": "undo", "layout": layout, "before": before,
+                     "said": said})  # fmt: skip
     for mode in ("type", "drop"):
         jobs.append(
             {
@@ -73,7 +82,7 @@ def typed(vm: GuestVM) -> tuple[Path, dict[str, Any]]:
     out.mkdir(exist_ok=True)
     jobs = _jobs()
     for job in jobs:  # the texts must be typeable on their layouts (else the test is wrong)
-        if job.get("kind") != "unbind":
+        if job.get("kind", "type") == "type":
             layout = load_layout(job["layout"])
             assert all(layout.can_type(c) for c in job["text"]), job["name"]
     (out / "jobs.json").write_text(json.dumps(jobs, ensure_ascii=False))
@@ -116,6 +125,19 @@ def test_host_caps_lock_on_still_exact(typed: tuple[Path, dict[str, Any]], name:
     assert d.text == text
     assert d.caps_at_end, "the typist must turn the host's Caps Lock back on"
     assert d.repeats == 0 and not d.held_at_end
+
+
+@pytest.mark.parametrize("name", list(UNDO_JOBS))
+def test_undo_leaves_the_text_as_it_was(typed: tuple[Path, dict[str, Any]], name: str) -> None:
+    """Issue 14 on the real stack: after the undo the host's text is what it was before the
+    dictation, words typed while speaking included."""
+    out, results = typed
+    layout, before, said = UNDO_JOBS[name]
+    d = decode((out / f"{name}.ev").read_bytes(), layout)
+    assert not d.reader_dropped, "the test's evdev reader was starved (SYN_DROPPED)"
+    assert results[name]["typed"].strip() == said  # it was typed, all of it
+    assert d.text == before
+    assert d.repeats == 0 and not d.held_at_end and not d.caps_at_end
 
 
 @pytest.mark.parametrize("mode", ["type", "drop"])
