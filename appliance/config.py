@@ -217,8 +217,9 @@ class TextConfig:
     )
     spoken_commands: bool = _opt(
         False,
-        "Turn spoken 'new line', 'new paragraph' and punctuation words into keys. Off by "
-        "default: a typed newline is an Enter key that can send a message or run a command.",
+        "Turn spoken 'new line', 'new paragraph', 'scratch that' (takes back the phrase "
+        "before it, with Backspaces) and punctuation words into keys. Off by default: a "
+        "typed newline is an Enter key that can send a message or run a command.",
     )
     replacements: dict[str, str] = _opt(
         {},

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from appliance.config import TextConfig
-from appliance.hid.keys import SpecialKey, TypedItem
+from appliance.hid.keys import SpecialKey, TypedItem, shown_text
 
 _SENTENCE_END = ".!?…"
 
@@ -55,9 +55,17 @@ _PUNCT_WORDS: list[tuple[str, str]] = [
     ("semicolon", ";"),
     ("colon", ":"),
 ]
-_KEY_WORDS: list[tuple[str, list[SpecialKey]]] = [
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Spoken "scratch that": the phrase before it is taken back (see :func:`take_back`)."""
+
+
+_KEY_WORDS: list[tuple[str, list[SpecialKey | Scratch]]] = [
     ("new paragraph", [SpecialKey.ENTER, SpecialKey.ENTER]),
     ("new line", [SpecialKey.ENTER]),
+    ("scratch that", [Scratch()]),
 ]
 _AROUND = r"[\s,.;:!?]*"
 
@@ -76,11 +84,11 @@ _PUNCT_RES = [
 ]
 
 
-def apply_spoken_commands(text: str) -> list[TypedItem]:
+def apply_spoken_commands(text: str) -> list[TypedItem | Scratch]:
     """'hello comma world new line next' -> ['hello, world', ENTER, 'Next']."""
     for pattern, mark in _PUNCT_RES:
         text = pattern.sub(mark, text)
-    items: list[TypedItem] = []
+    items: list[TypedItem | Scratch] = []
     pos = 0
     for match in _KEY_RE.finditer(text):
         before = text[pos : match.start()].strip()
@@ -93,6 +101,45 @@ def apply_spoken_commands(text: str) -> list[TypedItem]:
     if rest:
         items.append(_capitalise_first(rest) if items else rest)
     return items
+
+
+def take_back(items: Iterable[TypedItem | Scratch]) -> list[TypedItem]:
+    """Each "scratch that" becomes Backspaces for the phrase before it: the words since the
+    last sentence end, or the last sentence when it follows one. Backspaces rather than
+    leaving the words out, because they may already be typed (while speaking); never across
+    an Enter or Tab. A character typed as several (a transliteration) counts as one here."""
+    out: list[TypedItem] = []
+    trim = False  # after a take-back, the next text starts where the phrase started
+    for item in items:
+        if isinstance(item, Scratch):
+            visible = _visible_since_last_key(out)
+            kept = visible.rstrip()
+            ends = [kept.rfind(c, 0, max(len(kept) - 1, 0)) for c in _SENTENCE_END]
+            start = max(ends) + 1
+            while start < len(visible) and visible[start] == " ":
+                start += 1
+            out.extend([SpecialKey.BACKSPACE] * (len(visible) - start))
+            trim = True
+            continue
+        if trim and isinstance(item, str):
+            visible = _visible_since_last_key(out)
+            if not visible or visible.endswith(" "):
+                item = item.lstrip(" ")
+            if not item:
+                continue
+            trim = False
+        out.append(item)
+    return out
+
+
+def _visible_since_last_key(items: list[TypedItem]) -> str:
+    """What the host shows of the items after the last Enter or Tab."""
+    tail: list[TypedItem] = []
+    for item in reversed(items):
+        if isinstance(item, SpecialKey) and item is not SpecialKey.BACKSPACE:
+            break
+        tail.insert(0, item)
+    return shown_text(tail)
 
 
 def _capitalise_first(text: str) -> str:
@@ -239,23 +286,23 @@ class TextShaper:
         if pieces and pieces[-1].provisional and self.cfg.spoken_commands:
             last = pieces[-1]
             pieces[-1] = Piece(_hold_back_command_start(last.text), last.pause_before_s, True)
-        items: list[TypedItem] = []
+        said: list[TypedItem | Scratch] = []
         for piece in pieces:
             text = clean(piece.text)
             if not text:
                 continue
-            if items:
+            if said:
                 long_pause = (
                     self.cfg.paragraph_pause_s > 0
                     and piece.pause_before_s >= self.cfg.paragraph_pause_s
                 )
                 if long_pause:
-                    items += [SpecialKey.ENTER, SpecialKey.ENTER]
+                    said += [SpecialKey.ENTER, SpecialKey.ENTER]
                     text = _capitalise_first(text) if self.cfg.capitalize else text
                 else:
-                    items.append(" ")
-            items.extend(apply_spoken_commands(text) if self.cfg.spoken_commands else [text])
-        items = _merge(items)
+                    said.append(" ")
+            said.extend(apply_spoken_commands(text) if self.cfg.spoken_commands else [text])
+        items = _merge(take_back(said))
         if not items:
             return []
         if self.cfg.capitalize:
