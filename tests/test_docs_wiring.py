@@ -1,4 +1,5 @@
-"""The wiring diagram agrees with the config defaults and is the generator's current output."""
+"""The wiring diagram agrees with the config defaults; it and the gesture map are their
+generators' current output."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageChops
 
 from appliance.config import Config, parse_config
@@ -15,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
-def load_wiring():
-    spec = importlib.util.spec_from_file_location("wiring", DOCS / "tools" / "wiring.py")
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, DOCS / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -24,7 +26,7 @@ def load_wiring():
     return module
 
 
-wiring = load_wiring()
+wiring = load_tool("wiring")
 
 
 def test_header_map_is_the_pi_40_pin_header():
@@ -68,9 +70,11 @@ def test_hardware_guide_and_boot_config_name_the_same_pins():
     assert re.search(rf"#\s+pins: \[{wiring.LED_RED_BCM}, {wiring.LED_GREEN_BCM}\]", boot)
 
 
-def test_committed_png_is_the_generator_output():
-    committed = Image.open(DOCS / "wiring.png").convert("RGB")
-    fresh = wiring.draw()
+@pytest.mark.parametrize("tool", ["wiring", "gestures"])
+def test_committed_png_is_the_generator_output(tool: str):
+    module = wiring if tool == "wiring" else load_tool(tool)
+    committed = Image.open(DOCS / f"{tool}.png").convert("RGB")
+    fresh = module.draw()
     assert committed.size == fresh.size
     diff = ImageChops.difference(committed, fresh.convert("RGB")).getbbox()
-    assert diff is None, "docs/wiring.png is out of date: run python docs/tools/wiring.py"
+    assert diff is None, f"docs/{tool}.png is out of date: run python docs/tools/{tool}.py"
