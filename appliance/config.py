@@ -123,7 +123,9 @@ class AsrConfig:
         "en", "Spoken language code (en, de, ...), or 'auto' to detect it per recording."
     )
     languages: list[str] = _opt(
-        [], "With language 'auto': restrict detection to these codes (empty = any)."
+        [],
+        "With language 'auto': restrict detection to these codes (empty = any). Also the "
+        "languages four quick presses step through, after 'language' (kept across restarts).",
     )
     beam_size: int = _opt(
         5,
@@ -313,7 +315,8 @@ class ButtonConfig:
     double_press_s: float = _opt(
         0.4,
         "Presses this close together are a gesture, not dictations: two take back the last "
-        "dictation (undo), three type it again (retype); 0 = off.",
+        "dictation (undo), three type it again (retype), four switch to the next language "
+        "of asr.languages; 0 = off.",
         min=0.0,
         max=2.0,
     )

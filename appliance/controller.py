@@ -34,6 +34,7 @@ from appliance.events import (
 )
 from appliance.health import OPENING_MICROPHONE, Health, Problem
 from appliance.hid.device import HostAbsent
+from appliance.language_choice import LanguageStore, language_cycle
 from appliance.notify import Notifier
 from appliance.parts import Microphone
 from appliance.recording_timer import RecordingTimer
@@ -58,12 +59,19 @@ class Controller:
         meter: LevelMeter,
         notifier: Notifier,
         clock: Callable[[], float],
+        languages: LanguageStore | None = None,
     ) -> None:
+        """``languages``: where the language chosen by the gesture is kept (None: not kept)."""
         self.cfg = cfg
         self._clock = clock
         self._state_topic = bus.publisher(Topic.STATE, "controller")
         self._error_topic = bus.publisher(Topic.ERROR, "controller")
         self._warning_topic = bus.publisher(Topic.WARNING, "controller")
+        self._language_topic = bus.publisher(Topic.LANGUAGE, "controller")
+        self._languages = languages
+        self._cycle = language_cycle(cfg.asr)
+        saved = languages.load(self._cycle) if languages is not None else None
+        self.language = saved or cfg.asr.language
         elapsed = bus.publisher(Topic.ELAPSED, "controller")
         self._timer = RecordingTimer(cfg, elapsed, self._warning_topic, clock)
         self._health = health
@@ -95,6 +103,9 @@ class Controller:
                 self._on_button(button)
             case ModelLoaded(engine):
                 self._engine = engine
+                if self.language != self.cfg.asr.language:
+                    engine.set_language(self.language)  # chosen before the restart
+                self._language_topic.publish(self.language)
                 self._probe(force=True)
             case ModelFailed(error):
                 self._error(Problem("model", "Model not loaded", str(error)))
@@ -184,8 +195,23 @@ class Controller:
         log.info("gesture: %d presses", count)
         if count == 2:
             self._undo()
-        else:
+        elif count == 3:
             self._retype()
+        else:
+            self._next_language()
+
+    def _next_language(self) -> None:
+        if len(self._cycle) < 2 or self._engine is None:
+            self._warning_topic.publish("language", "One language only (asr.languages)")
+            return
+        at = self._cycle.index(self.language) if self.language in self._cycle else -1
+        self.language = self._cycle[(at + 1) % len(self._cycle)]
+        self._engine.set_language(self.language)
+        if self._languages is not None:
+            self._languages.save(self.language)
+        log.info("language: %s", self.language)
+        self._language_topic.publish(self.language)
+        self._warning_topic.publish("language", f"Language: {self.language}")
 
     def _undo(self) -> None:
         history = self._typer.history

@@ -25,6 +25,7 @@ from appliance.dictation_typer import DictationTyper, Typist
 from appliance.engine import Engine, ProgressFn
 from appliance.events import Event, StopRequested, Tick, Triggered
 from appliance.health import Health
+from appliance.language_choice import LanguageStore
 from appliance.notify import Notifier
 from appliance.parts import LevelFn, Microphone, Parts
 from appliance.status import Publisher, State, Status, StatusBus, Topic
@@ -45,6 +46,7 @@ class Daemon:
         tick_s: float = 0.05,
         retry_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        languages: LanguageStore | None = None,
     ) -> None:
         self.notifier = notifier or Notifier()
         self.tick_s = tick_s
@@ -74,6 +76,7 @@ class Daemon:
             meter=meter,
             notifier=self.notifier,
             clock=clock,
+            languages=languages,
         )
 
     @property
@@ -224,7 +227,9 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     wired = cfg.leds.kind != "none"
     leds = open_leds(cfg.leds, bus, factory=factory) if factory or not wired else None
     status_file = open_status_file(bus, cache_root())
-    daemon = Daemon(cfg, bus, real_parts(cfg), notifier=notifier)
+    daemon = Daemon(
+        cfg, bus, real_parts(cfg), notifier=notifier, languages=LanguageStore(cache_root())
+    )
     button = open_button(cfg.button, daemon.trigger)
     try:
         return daemon.run()

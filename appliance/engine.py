@@ -46,6 +46,9 @@ class Session(Protocol):
 
 
 class Engine(Protocol):
+    def set_language(self, code: str) -> None:
+        """Transcribe in ``code`` from the next recording on (the language gesture)."""
+
     def start(self, on_piece: PieceFn | None = None) -> Session:
         """A new recording; ``on_piece`` hears each piece as soon as it is known.
 

@@ -10,6 +10,7 @@ transcribe, which is what makes the wait short.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import queue
 import threading
@@ -93,6 +94,12 @@ class Pipeline:
     @property
     def model_dir(self) -> Path:
         return self.transcriber.model_dir
+
+    def set_language(self, code: str) -> None:
+        """From the next recording on: a session reads the settings once, at its start."""
+        asr = dataclasses.replace(self.cfg.asr, language=code)
+        self.transcriber.cfg = asr
+        self.cfg = dataclasses.replace(self.cfg, asr=asr)
 
     def start(self, on_piece: PieceFn | None = None) -> DictationSession:
         return DictationSession(self, on_piece)

@@ -40,6 +40,7 @@ class Topic(StrEnum):
     TEXT = "text"  # value: str being typed
     WARNING = "warning"  # value: short code; message: plain words
     ERROR = "error"  # value: short code; message: plain words
+    LANGUAGE = "language"  # value: the language code dictations are transcribed in
 
 
 @dataclass(frozen=True)

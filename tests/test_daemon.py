@@ -33,6 +33,7 @@ from appliance.daemon import Daemon
 from appliance.engine import DictationResult
 from appliance.errors import MicrophoneError
 from appliance.hid import HostAbsent, Typist, VirtualHost
+from appliance.language_choice import LanguageStore
 from appliance.notify import Notifier
 from appliance.parts import Parts
 from appliance.status import Publisher, State, StatusBus, Topic
@@ -203,6 +204,7 @@ class FakeEngine:
         self.text = text
         self.delay = delay
         self.min_samples = int(min_speech_s * 16000)
+        self.language = ""  # set_language's last call
         self._final_text = final_text
         self.heard: list[int] = []
         self.sessions: list[FakeSession] = []
@@ -211,6 +213,9 @@ class FakeEngine:
     def final_text(self) -> str | None:
         typing_early = bool(self.sessions) and self.sessions[-1].on_piece is not None
         return self._final_text if typing_early else self.text
+
+    def set_language(self, code: str) -> None:
+        self.language = code
 
     def start(self, on_piece: Any = None) -> FakeSession:
         s = FakeSession(self, on_piece)
@@ -252,8 +257,10 @@ class Rig:
         mic: Callable[[Callable[[float], None]], Any] | None = None,
         button: dict[str, Any] | None = None,
         text: dict[str, Any] | None = None,
+        asr: dict[str, Any] | None = None,
+        languages: LanguageStore | None = None,
     ):
-        """``button``, ``text``: more settings of those sections."""
+        """``button``, ``text``, ``asr``: more settings of those sections."""
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
         self.factory = Device.pin_factory
         self.world = world or World()
@@ -273,6 +280,7 @@ class Rig:
                 "type_while_speaking": type_while_speaking,
             },
             text=text or {},
+            asr=asr or {},
         )
         self.bus = StatusBus()
         self.states: list[tuple[State, str]] = []
@@ -294,6 +302,7 @@ class Rig:
             notifier=notifier,
             tick_s=0.02,
             retry_s=0.1,
+            languages=languages,
         )
         self.button = Button(self.cfg.button, self.daemon.trigger, factory=self.factory)
         self.pin = self.factory.pin(BUTTON)

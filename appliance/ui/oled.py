@@ -107,6 +107,8 @@ class Oled:
                 self._wake()
             elif t is Topic.ERROR:
                 m = m.with_(detail=status.message)
+            elif t is Topic.LANGUAGE:
+                m = m.with_(language=str(status.value or ""))
             else:
                 return
             if m != self.model:

@@ -44,6 +44,11 @@ def rows(b: ButtonConfig) -> list[tuple[str, str, list[tuple[float, float]]]]:
             "type the last dictation again",
             [(0.2 + i * (tap + gap), 0.2 + i * (tap + gap) + tap) for i in range(3)],
         ),
+        (
+            f"4 presses within {b.double_press_s:g} s each",
+            "next language of asr.languages (kept across restarts)",
+            [(0.2 + i * (tap + gap), 0.2 + i * (tap + gap) + tap) for i in range(4)],
+        ),
     ]
 
 

@@ -87,6 +87,9 @@ class BridgeEngine:
             self._n += 1
             return self._n
 
+    def set_language(self, code: str) -> None:
+        raise NotImplementedError("the test bridge transcribes in the host's configured language")
+
     def start(self, on_piece: PieceFn | None = None) -> BridgeSession:
         return BridgeSession(self, on_piece)
 
