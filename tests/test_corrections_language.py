@@ -10,10 +10,11 @@ from luma.core.device import dummy
 from appliance.config import AsrConfig
 from appliance.language_choice import LanguageStore, language_cycle
 from appliance.status import State, Status, Topic
+from appliance.ui.leds import PATTERNS
 from appliance.ui.oled import Oled
 from appliance.ui.screens import ScreenModel
 from tests.test_corrections_gestures import HEARD_S, taps
-from tests.test_daemon import FakeEngine, rig_factory  # noqa: F401
+from tests.test_daemon import FakeEngine, rig_factory, wait_for  # noqa: F401
 
 LANGS = {"language": "en", "languages": ["de", "fr"]}
 
@@ -30,10 +31,12 @@ def test_four_presses_step_through_the_languages_and_the_choice_survives_a_resta
     assert rig.bus.last(Topic.LANGUAGE).value == "en"  # type: ignore[union-attr]
     for expected in ("de", "fr", "en", "de"):
         taps(rig, 4)
+        assert rig.leds is not None and rig.leds.current == PATTERNS["warning"], "answered"
         assert rig.engine.language == expected
         assert rig.bus.last(Topic.LANGUAGE).value == expected  # type: ignore[union-attr]
         assert f"Language: {expected}" in rig.warnings
     assert rig.host.text == "", "no press of the gesture recorded or typed"
+    wait_for(lambda: rig.leds.current == PATTERNS["ready"], what="the LEDs back to ready")
     assert (tmp_path / "language.txt").read_text().strip() == "de"
     rig.close()
 

@@ -8,6 +8,7 @@
     typing        blinking (dual: green; rgb: cyan)
     error         fast blink (dual: red; rgb: red)
     stopped       off
+    a gesture's answer (undo, retype, language): a second of the warning's fast blink
 
 The LEDs listen to the status bus; the core never calls them.
 """
@@ -175,22 +176,51 @@ class Leds:
                 self._device = None
 
 
+# A button gesture's answer (undo, retype, the language switched, or why not): a second of
+# fast blinking, then the state's pattern again. The OLED and the journal say which.
+GESTURE_ANSWERS = ("undo", "retype", "language")
+ANSWER_S = 1.0
+
+
 class LedListener:
-    """Follows the status bus: the state, plus the max-recording warning."""
+    """Follows the status bus: the state, the max-recording warning, gestures' answers."""
 
     def __init__(self, leds: StatusLight):
         self.leds = leds
         self._state = State.STARTING
         self._warning = False
+        self._lock = threading.Lock()
+        self._answer: threading.Timer | None = None
 
     def __call__(self, status: Status) -> None:
         if status.topic is Topic.STATE:
             self._state = State(status.value)
             self._warning = False
+        elif status.topic is Topic.WARNING and status.value in GESTURE_ANSWERS:
+            self._answer_gesture()
+            return
         elif status.topic is Topic.WARNING:
             self._warning = status.value == "max_recording"
         else:
             return
+        with self._lock:
+            if self._answer is not None:
+                self._answer.cancel()
+                self._answer = None
+        self.leds.show(pattern_for(self._state, warning=self._warning))
+
+    def _answer_gesture(self) -> None:
+        with self._lock:
+            if self._answer is not None:
+                self._answer.cancel()
+            self._answer = threading.Timer(ANSWER_S, self._end_answer)
+            self._answer.daemon = True
+            self._answer.start()
+        self.leds.show(PATTERNS["warning"])
+
+    def _end_answer(self) -> None:
+        with self._lock:
+            self._answer = None
         self.leds.show(pattern_for(self._state, warning=self._warning))
 
 
