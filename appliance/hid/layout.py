@@ -18,8 +18,9 @@ OS does with the same-named layout:
   ``fr``) are typed with Caps Lock toggled around them.
 - ``macos``: XKB's Macintosh variant of the layout where xkb-data has one (``de(mac)``,
   ``fr(mac)``, ``gb(mac)``, ``ch(de_mac)``, ...): Right Alt is Option there, the level-3 key of
-  those variants. A Mac that took the device for an ISO keyboard swaps the keys 0x35 (grave)
-  and 0x64 (the ISO key left of Z) (``mac_keyboard_type: iso``): the strokes swap them back.
+  those variants. Which of its keys 0x35 and 0x64 reach depends on the keyboard type macOS
+  took the device for (``mac_keyboard_type``) and on the keyboard the data describes
+  (:meth:`Layout._models_apple_iso`): where they disagree the strokes swap the two keys.
 - ``windows``: XKB's PC layout; Right Alt is AltGr, as Windows treats it.
 - On macOS and Windows a dead key is used only where the result is the Unicode composition of
   the accent and the base letter, which both systems' dead keys produce; combinations where
@@ -68,6 +69,35 @@ _EV_RIGHTALT = 100
 
 # The modifier combinations the typist uses, in order of preference.
 MODIFIER_COMBOS: tuple[int, ...] = (0, MOD_LSHIFT, MOD_RALT, MOD_LSHIFT | MOD_RALT)
+# Keys every keyboard has come first at each level; the ISO key left of Z (0x64) and the
+# Brazilian and Japanese extra keys after them: a host that took the device for an ANSI
+# keyboard may give them other characters (Windows' US layout types a backslash on 0x64,
+# where XKB has "<").
+_EXTRA_KEYS = (0x64, 0x87, 0x89)
+_DIGITS = tuple(range(0x1E, 0x28))
+_LETTERS = tuple(range(0x04, 0x1E))
+
+
+def _stroke_order(*, letters_last: bool) -> list[tuple[int, int]]:
+    """(modifiers, usage) in the order a character's keys are chosen. ``letters_last``: at
+    the AltGr levels the digit row and punctuation come before letters, for PC layouts:
+    XKB puts extra symbols on letters at that level (@ on AltGr+A in fr) that Windows does
+    not have, while the traditional places (AltGr+0 in fr) are the same. On a Mac, Option
+    with a letter is where the symbols are (Option+L is @ on a German Mac)."""
+    common = [u for u in TYPING_USAGES if u not in _EXTRA_KEYS]
+    punctuation = [u for u in common if u not in _DIGITS + _LETTERS]
+    plain, altgr = MODIFIER_COMBOS[:2], MODIFIER_COMBOS[2:]
+    order = [(mods, u) for mods in plain for u in common]
+    order += [(mods, u) for mods in plain for u in _EXTRA_KEYS]
+    if not letters_last:
+        return order + [(mods, u) for mods in altgr for u in (*common, *_EXTRA_KEYS)]
+    order += [(mods, u) for mods in altgr for u in (*punctuation, *_DIGITS, *_EXTRA_KEYS)]
+    order += [(mods, u) for mods in altgr for u in _LETTERS]
+    return order
+
+
+PC_ORDER = _stroke_order(letters_last=True)
+MAC_ORDER = _stroke_order(letters_last=False)
 _MOD_KEYS = {MOD_LSHIFT: _EV_LEFTSHIFT, MOD_RALT: _EV_RIGHTALT}
 
 SPECIAL_USAGES: dict[SpecialKey, int] = {
@@ -199,7 +229,9 @@ class Layout:
             if xkb.keysym_get_name(caps_state.key_get_one_sym(kc_caps)) == "Caps_Lock"
             else None
         )
-        self._swap_iso = host_os == "macos" and mac_keyboard_type == "iso"
+        self._swap_iso = host_os == "macos" and (
+            self._models_apple_iso() != (mac_keyboard_type == "iso")
+        )
         self._table: dict[str, Recipe] = self._build(caps=False)
         if self.caps_lock_usage is not None and host_os == "linux":
             self._add_caps_only(self._table, self.caps_lock_usage)
@@ -251,25 +283,39 @@ class Layout:
         dead: list[tuple[int, Stroke]] = []  # (dead keysym, stroke)
         base_syms: dict[str, tuple[int, Stroke]] = {}  # char -> (keysym, stroke)
         with _ctx_lock:
-            for mods in MODIFIER_COMBOS:
-                state = self._state(mods, caps)
-                for usage in TYPING_USAGES:
-                    kc = usage_to_evdev(usage) + EVDEV_OFFSET
-                    sym = state.key_get_one_sym(kc)
-                    if not sym:
-                        continue
-                    stroke = Stroke(mods, self._host_usage(usage))
-                    if xkb.keysym_get_name(sym).startswith("dead_"):
-                        dead.append((sym, stroke))
-                        continue
-                    text = state.key_get_string(kc)
-                    if len(text) != 1 or not _typeable_char(text):
-                        continue
-                    if text not in table:
-                        table[text] = (stroke,)
-                        base_syms[text] = (sym, stroke)
+            states = {mods: self._state(mods, caps) for mods in MODIFIER_COMBOS}
+            for mods, usage in MAC_ORDER if self.host_os == "macos" else PC_ORDER:
+                state = states[mods]
+                kc = usage_to_evdev(usage) + EVDEV_OFFSET
+                sym = state.key_get_one_sym(kc)
+                if not sym:
+                    continue
+                stroke = Stroke(mods, self._host_usage(usage))
+                if xkb.keysym_get_name(sym).startswith("dead_"):
+                    dead.append((sym, stroke))
+                    continue
+                text = state.key_get_string(kc)
+                if len(text) != 1 or not _typeable_char(text):
+                    continue
+                if text not in table:
+                    table[text] = (stroke,)
+                    base_syms[text] = (sym, stroke)
             self._add_dead_keys(table, dead, base_syms)
         return table
+
+    def _models_apple_iso(self) -> bool:
+        """Whether the XKB data describes an Apple ISO keyboard: its key left of 1 (TLDE,
+        which HID 0x35 reaches) is the one macOS numbers 10, and the key left of Z (LSGT) is
+        macOS's 50. So are xkb-data's Mac variants, except us(mac), which has the ANSI
+        keyboard's grave key left of 1 and the § key of ISO ones on LSGT; so is no PC
+        layout. macOS gives 0x35 the number 50 and 0x64 the number 10 on a keyboard it takes
+        for ANSI, and the other way round on one it takes for ISO: where the two disagree,
+        the strokes swap the two keys."""
+        if "mac" not in parse_layout_name(self.keymap_name)[1]:
+            return False
+        state = self.keymap.state_new()
+        lsgt = state.key_get_one_sym(usage_to_evdev(_USAGE_ISO_102ND) + EVDEV_OFFSET)
+        return xkb.keysym_get_name(lsgt) != "section"
 
     def _host_usage(self, usage: int) -> int:
         """The usage that reaches XKB's key ``usage`` on this host (a Mac that took the
