@@ -316,6 +316,7 @@ class Controller:
             self._job = None
             self._ready()
         else:
+            self._typed_since_press = True  # this press was a dictation, not a gesture's
             self._enter(State.TYPING)
             self._workers.type(self._gen, job, result)
 
@@ -388,8 +389,6 @@ class Controller:
     # ---------------------------------------------------------------- state out
     def _enter(self, state: State, message: str = "", **extra: Any) -> None:
         self.state = state
-        if state is State.TYPING and not self._presses[1:]:
-            self._typed_since_press = True  # a dictation, not a gesture's own typing
         log.info("state: %s%s", state.value, f" ({message})" if message else "")
         self._state_topic.publish(state, message, **extra)
         status = f"{state.value}: {message}" if message else state.value
