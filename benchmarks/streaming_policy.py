@@ -174,7 +174,8 @@ def main() -> None:
             if args.show:
                 print(f"{condition:9} {item.name:45} {extra:+d} {text}", flush=True)
         print(
-            f"{args.split} {condition}: WER {wer(refs, hyps):.2%} (baseline {wer(refs, base_hyps):.2%}),"
+            f"{args.split} {condition}: WER {wer(refs, hyps):.2%} "
+            f"(baseline {wer(refs, base_hyps):.2%}),"
             f" {len(worse)} of {len(items)} with >2 errors beyond the baseline's, "
             f"{redone} of {segments} segments decoded again; last decode median "
             f"{statistics.median(last_decode_s):.3f} s",
@@ -183,8 +184,8 @@ def main() -> None:
         print("\n".join(worse), flush=True)
     print(
         f"settings: {overrides}, step {args.step} s, streaming {not args.no_streaming}, "
-        f"agree {args.agree}, overlap {args.overlap_words} words, hold back {args.hold_back} s, commit from "
-        f"{args.min_commit_audio} s"
+        f"agree {args.agree}, overlap {args.overlap_words} words, hold back {args.hold_back} s, "
+        f"commit from {args.min_commit_audio} s"
     )
 
 
