@@ -15,7 +15,9 @@ TAP_S = 0.05  # a gesture's press: short, well inside button.double_press_s (0.4
 HEARD_S = 1.0  # the fake engine hears nothing in less: a tap records about 0.4 s of audio
 
 
-def dictate(rig: Rig, mode: str, seconds: float = 0.6) -> None:
+def dictate(rig: Rig, mode: str, seconds: float = 1.2) -> None:
+    """A dictation the fake engine hears: ``seconds`` of holding give at least HEARD_S of
+    audio even when the fake microphone runs no faster than real time (a loaded machine)."""
     before = rig.host.text
     if mode == "toggle":
         rig.click(TAP_S)
@@ -129,6 +131,6 @@ def test_presses_of_real_dictations_in_quick_succession_are_not_a_gesture(rig_fa
     the next press comes."""
     rig = rig_factory("push_to_talk", engine=FakeEngine(min_speech_s=HEARD_S))
     rig.wait(State.READY)
-    dictate(rig, "push_to_talk", seconds=0.5)
-    rig.click(0.5)  # at once: a second dictation
+    dictate(rig, "push_to_talk")
+    rig.click(1.2)  # at once: a second dictation
     wait_for(lambda: rig.host.text.count(SENTENCE) == 2, what="two dictations")
