@@ -29,11 +29,19 @@ def dictate(rig: Rig, mode: str, seconds: float = 1.2) -> None:
 
 
 def taps(rig: Rig, count: int) -> None:
+    """``count`` quick presses, then until the daemon answered the gesture: it typed (undo,
+    retype) or said something (a refusal, the language)."""
+    warnings, states = len(rig.warnings), len(rig.states)
     for i in range(count):
         rig.click(TAP_S)
         if i < count - 1:
             time.sleep(0.1)
-    time.sleep(0.6)  # the gesture is done once no further press came within 0.4 s
+
+    def answered() -> bool:
+        typed = any(state is State.TYPING for state, _ in rig.states[states:])
+        return len(rig.warnings) > warnings or typed
+
+    wait_for(answered, what="the gesture's answer")
     rig.wait(State.READY)
 
 
