@@ -350,12 +350,25 @@ class Layout:
             pairs = [*bases, *((f"dead{i}", (sym, st)) for i, (sym, st) in enumerate(dead))]
             for base_ch, (bsym, bstroke) in pairs:
                 result = _compose2(compose, dsym, bsym, base_ch)
+                if result and self._accent_beats_altgr(table, result, base_ch):
+                    table[result] = (dstroke, bstroke)
+                    continue
                 if result and len(result) == 1 and result not in table:
                     if not _typeable_char(result):
                         continue
                     if self.host_os != "linux" and not _unicode_composition(dsym, base_ch, result):
                         continue
                     table[result] = (dstroke, bstroke)
+
+
+    def _accent_beats_altgr(self, table: dict[str, Recipe], result: str, base_ch: str) -> bool:
+        """On Windows a dead key and space type the accent where XKB also has it at an
+        AltGr level that Windows does not: US-International's ' and " are dead keys there,
+        and AltGr+' types ´, not '. So the dead key wins."""
+        if self.host_os != "windows" or base_ch != " " or len(result) != 1:
+            return False
+        recipe = table.get(result)
+        return recipe is not None and len(recipe) == 1 and bool(recipe[0].modifiers & MOD_RALT)
 
 
 def _typeable_char(ch: str) -> bool:
