@@ -47,6 +47,7 @@ EXACT = {
     ("windows", "fi"): "fi-t-k0-windows.xml",
     ("macos", "us"): "en-t-k0-osx.xml",
     ("macos", "gb"): "en-GB-t-k0-osx.xml",
+    ("macos", "ch"): "de-CH-t-k0-osx.xml",
     ("macos", "pl"): "pl-t-k0-osx-extended.xml",
 }
 REST = {
@@ -59,7 +60,6 @@ REST = {
     ("macos", "de"): "de-t-k0-osx.xml",
     ("macos", "fr"): "fr-t-k0-osx.xml",
     ("macos", "it"): "it-t-k0-osx.xml",
-    ("macos", "ch"): "de-CH-t-k0-osx.xml",
     ("macos", "se"): "sv-t-k0-osx.xml",
     ("macos", "no"): "nb-t-k0-osx.xml",
     ("macos", "dk"): "da-t-k0-osx.xml",

@@ -360,12 +360,11 @@ class Layout:
                         continue
                     table[result] = (dstroke, bstroke)
 
-
     def _accent_beats_altgr(self, table: dict[str, Recipe], result: str, base_ch: str) -> bool:
-        """On Windows a dead key and space type the accent where XKB also has it at an
-        AltGr level that Windows does not: US-International's ' and " are dead keys there,
-        and AltGr+' types ´, not '. So the dead key wins."""
-        if self.host_os != "windows" or base_ch != " " or len(result) != 1:
+        """On Windows and macOS a dead key and space type the accent where XKB also has it
+        at an AltGr (Option) level that the host does not: US-International's ' and " are
+        dead keys on Windows, where AltGr+' types ´, not '. So the dead key wins."""
+        if self.host_os == "linux" or base_ch != " " or len(result) != 1:
             return False
         recipe = table.get(result)
         return recipe is not None and len(recipe) == 1 and bool(recipe[0].modifiers & MOD_RALT)
