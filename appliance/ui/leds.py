@@ -213,15 +213,19 @@ class LedListener:
         with self._lock:
             if self._answer is not None:
                 self._answer.cancel()
-            self._answer = threading.Timer(ANSWER_S, self._end_answer)
-            self._answer.daemon = True
-            self._answer.start()
-        self.leds.show(PATTERNS["warning"])
+            timer = threading.Timer(ANSWER_S, self._end_answer)
+            timer.args = (timer,)
+            timer.daemon = True
+            self._answer = timer
+            self.leds.show(PATTERNS["warning"])
+            timer.start()
 
-    def _end_answer(self) -> None:
+    def _end_answer(self, timer: threading.Timer) -> None:
         with self._lock:
+            if self._answer is not timer:  # a newer answer began as this one ended
+                return
             self._answer = None
-        self.leds.show(pattern_for(self._state, warning=self._warning))
+            self.leds.show(pattern_for(self._state, warning=self._warning))
 
 
 def open_leds(cfg: LedConfig, bus: StatusBus, *, factory: Any = None) -> StatusLight | None:
