@@ -10,11 +10,11 @@ one, never half of each).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from appliance.atomic_file import write_atomically
 from appliance.config import ConfigError, iter_options, parse_config
 
 
@@ -94,23 +94,13 @@ def set_option_in_file(path: Path, key: str, value: str) -> None:
     new = set_option(text, key, value, str(path))
     if new == text:
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            st = path.stat()
-            os.chmod(tmp, st.st_mode & 0o7777)
-            if os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    st = path.stat() if path.exists() else None  # the file keeps its mode and owner
+    write_atomically(
+        path,
+        new,
+        mode=st.st_mode & 0o7777 if st else 0o644,
+        owner=(st.st_uid, st.st_gid) if st and os.geteuid() == 0 else None,
+    )
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -34,6 +34,7 @@ from appliance.events import (
 )
 from appliance.health import OPENING_MICROPHONE, Health, Problem
 from appliance.hid.device import HostAbsent
+from appliance.history import ShaperMemory, crosses_enter
 from appliance.language_choice import LanguageStore, language_cycle
 from appliance.notify import Notifier
 from appliance.parts import Microphone
@@ -224,10 +225,10 @@ class Controller:
         history.forget_last()
         self._take_back(entry.shown, entry.before, "undo")
 
-    def _take_back(self, shown: str, before: tuple[bool, bool], why: str) -> None:
+    def _take_back(self, shown: str, before: ShaperMemory | None, why: str) -> None:
         """Backspaces for what the host shows of a dictation (never across an Enter)."""
         typist = self._health.typist
-        if "\n" in shown or "\t" in shown or typist is None:
+        if crosses_enter(shown) or typist is None:
             self._warning_topic.publish("undo", "Cannot undo past Enter")
             self._ready()
             return

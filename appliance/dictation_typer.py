@@ -17,7 +17,7 @@ from appliance.early_typer import EarlyTyper
 from appliance.engine import DictationResult, PieceFn
 from appliance.hid.keys import SpecialKey, TypedItem, keystroke_items
 from appliance.hid.typist import TypeResult
-from appliance.history import TypedHistory
+from appliance.history import ShaperMemory, TypedHistory
 from appliance.text import TextShaper
 
 CANCEL_WAIT_S = 2.0
@@ -81,7 +81,7 @@ class TypingJob:
             return self._shown
 
     @property
-    def shaper_before(self) -> tuple[bool, bool]:
+    def shaper_before(self) -> ShaperMemory:
         return self._before
 
     def type_rest(self, result: DictationResult | None) -> None:
@@ -144,9 +144,10 @@ class DictationTyper:
         """The text the typist kept while the host was away, now that it is back."""
         return TypingJob(self.shaper, typist, self.history, early=False)
 
-    def undo(self, typist: Typist, shown: str, before: tuple[bool, bool]) -> TypingJob:
+    def undo(self, typist: Typist, shown: str, before: ShaperMemory | None) -> TypingJob:
         """Backspaces for what the host shows of a dictation; the shaper as before it."""
-        self.shaper.restore(before)
+        if before is not None:
+            self.shaper.restore(before)
         keys: list[TypedItem] = [SpecialKey.BACKSPACE] * len(shown)
         return TypingJob(self.shaper, typist, None, early=False, keys=keys)
 

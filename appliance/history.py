@@ -14,9 +14,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 HISTORY_LENGTH = 20
+ShaperMemory = tuple[bool, bool]
+"""The text shaper's memory of what came before (spacing, sentence case)."""
+
+
+def crosses_enter(shown: str) -> bool:
+    """Taking ``shown`` back would cross an Enter or Tab it typed (a message may be sent,
+    the focus moved): never done."""
+    return "\n" in shown or "\t" in shown
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,11 @@ class TypedDictation:
     at: float
     shown: str = ""
     """The characters the host shows for it (a transliteration's ASCII): undo's count."""
-    host_left: bool = False
-    """The host was away after it was typed: it may not hold the text any more."""
-    before: Any = None
-    """The text shaper's memory before it (spacing, sentence case), restored by an undo."""
+    undoable: bool = True
+    """False once the host was away, or a later dictation was taken back: the host may not
+    hold this text as it was typed any more."""
+    before: ShaperMemory | None = None
+    """The text shaper's memory before it, restored by an undo."""
 
 
 class TypedHistory:
@@ -44,7 +52,9 @@ class TypedHistory:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def add(self, text: str, *, complete: bool, shown: str = "", before: Any = None) -> None:
+    def add(
+        self, text: str, *, complete: bool, shown: str = "", before: ShaperMemory | None = None
+    ) -> None:
         if not text:
             return
         with self._lock:
@@ -62,8 +72,7 @@ class TypedHistory:
     def host_left(self) -> None:
         """The host went away: nothing typed before can be taken back."""
         with self._lock:
-            for i, entry in enumerate(self._entries):
-                self._entries[i] = replace(entry, host_left=True)
+            self._close_undo()
 
     def forget_last(self) -> None:
         """The last dictation was taken back: the one before is not undone by the next undo
@@ -71,16 +80,19 @@ class TypedHistory:
         with self._lock:
             if self._entries:
                 self._entries.pop()
-            for i, entry in enumerate(self._entries):
-                self._entries[i] = replace(entry, host_left=True)
+            self._close_undo()
+
+    def _close_undo(self) -> None:
+        for i, entry in enumerate(self._entries):
+            self._entries[i] = replace(entry, undoable=False)
 
     def why_not_undo(self, within_s: float) -> str | None:
         """None if the last dictation can be taken back, else why not (in plain words)."""
         entry = self.last()
-        if entry is None or entry.host_left:
+        if entry is None or not entry.undoable:
             return "Nothing to undo"
         if self._clock() - entry.at > within_s:
             return "Too late to undo"
-        if "\n" in entry.shown or "\t" in entry.shown:
+        if crosses_enter(entry.shown):
             return "Cannot undo past Enter"
         return None

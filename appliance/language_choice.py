@@ -8,10 +8,9 @@ choice lasts until the next boot; ``asr.language`` in the settings file keeps on
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from appliance.atomic_file import write_atomically
 from appliance.config import AsrConfig
 
 log = logging.getLogger(__name__)
@@ -38,12 +37,6 @@ class LanguageStore:
 
     def save(self, code: str) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{NAME}.", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(code + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            write_atomically(self.path, code + "\n")
         except OSError as exc:
             log.warning("could not keep the language choice in %s: %s", self.path, exc)

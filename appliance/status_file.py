@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.atomic_file import write_atomically
 from appliance.status import State, Status, StatusBus, Topic
 
 log = logging.getLogger(__name__)
@@ -139,14 +138,7 @@ class StatusFile:
     def _write(self) -> None:
         text = self._text()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
+            write_atomically(self.path, text)
         except OSError as exc:
             log.warning("could not write the status file %s: %s", self.path, exc)
             return

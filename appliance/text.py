@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from appliance.config import TextConfig
 from appliance.hid.keys import SpecialKey, TypedItem, shown_text
+from appliance.history import ShaperMemory
 
 _SENTENCE_END = ".!?…"
 
@@ -177,8 +178,8 @@ class Replacements:
     between words), replaced by the configured spelling as written."""
 
     def __init__(self, mapping: dict[str, str]):
-        self._rules = [
-            (re.compile(_whole_words(k), re.IGNORECASE), v)
+        self._rules = [  # the spelling as a literal re.sub template: backslashes doubled
+            (re.compile(_whole_words(k), re.IGNORECASE), v.replace("\\", "\\\\"))
             for k, v in sorted(mapping.items(), key=lambda kv: -len(kv[0]))
         ]
         self._starts = {
@@ -189,7 +190,7 @@ class Replacements:
 
     def apply(self, text: str) -> str:
         for pattern, spelling in self._rules:
-            text = pattern.sub(spelling.replace("\\", "\\\\"), text)  # literally
+            text = pattern.sub(spelling, text)
         return text
 
     def hold_back(self, text: str) -> str:
@@ -203,6 +204,7 @@ def _whole_words(phrase: str) -> str:
 
 
 def _drop_trailing_prefix(text: str, starts: set[tuple[str, ...]]) -> str:
+    """``text`` without its last words when they are one of ``starts`` (longest first)."""
     words = text.split(" ")
     for n in range(min(len(words), max((len(s) for s in starts), default=0)), 0, -1):
         tail = tuple(re.sub(r"[^\w]", "", w).lower() for w in words[-n:])
@@ -252,11 +254,11 @@ class TextShaper:
         self.typed_before = False
         self._sentence_open = False
 
-    def memory(self) -> tuple[bool, bool]:
+    def memory(self) -> ShaperMemory:
         """What it remembers of the dictations before (spacing, sentence case)."""
         return self.typed_before, self._sentence_open
 
-    def restore(self, memory: tuple[bool, bool]) -> None:
+    def restore(self, memory: ShaperMemory) -> None:
         """As before a dictation that was taken back (undo)."""
         self.typed_before, self._sentence_open = memory
 
@@ -345,9 +347,4 @@ _COMMAND_STARTS = {
 
 def _hold_back_command_start(text: str) -> str:
     """Drop trailing words that could be the first words of a spoken command."""
-    words = text.split()
-    for n in (2, 1):
-        tail = tuple(re.sub(r"[^\w]", "", w).lower() for w in words[-n:])
-        if len(words) >= n and tail in _COMMAND_STARTS:
-            return " ".join(words[:-n])
-    return text
+    return _drop_trailing_prefix(text, _COMMAND_STARTS)

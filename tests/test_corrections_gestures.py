@@ -28,6 +28,17 @@ def dictate(rig: Rig, mode: str, seconds: float = 1.2) -> None:
     wait_for(lambda: rig.host.text != before and rig.daemon.state is State.READY, what="typed")
 
 
+def speaking_rig(factory, mode: str, final_text: str) -> Rig:
+    """Typing while speaking: a sentence every 0.25 s of heard audio, ``final_text`` last."""
+    rig = factory(
+        mode,
+        type_while_speaking=True,
+        engine=FakeEngine(final_text=final_text, min_speech_s=HEARD_S),
+    )
+    rig.wait(State.READY)
+    return rig
+
+
 def taps(rig: Rig, count: int) -> None:
     """``count`` quick presses, then until the daemon answered the gesture: it typed (undo,
     retype) or said something (a refusal, the language)."""
@@ -70,12 +81,7 @@ def test_two_presses_undo_the_last_dictation_and_three_type_it_again(rig_factory
 
 
 def test_undo_takes_back_the_words_typed_while_speaking(rig_factory):  # noqa: F811
-    rig = rig_factory(
-        "push_to_talk",
-        type_while_speaking=True,
-        engine=FakeEngine(final_text="The end.", min_speech_s=HEARD_S),
-    )
-    rig.wait(State.READY)
+    rig = speaking_rig(rig_factory, "push_to_talk", "The end.")
     rig.press()
     wait_for(lambda: "Sentence 2." in rig.host.text, what="typed while speaking")
     time.sleep(1.0)  # more than the fake engine's minimum, so the last words come too
@@ -88,12 +94,7 @@ def test_undo_takes_back_the_words_typed_while_speaking(rig_factory):  # noqa: F
 
 
 def test_a_long_press_cancel_takes_back_what_it_typed(rig_factory):  # noqa: F811
-    rig = rig_factory(
-        "toggle",
-        type_while_speaking=True,
-        engine=FakeEngine(final_text="End.", min_speech_s=HEARD_S),
-    )
-    rig.wait(State.READY)
+    rig = speaking_rig(rig_factory, "toggle", "End.")
     rig.click(TAP_S)
     wait_for(lambda: "Sentence 2." in rig.host.text, what="typed while speaking")
     time.sleep(0.5)

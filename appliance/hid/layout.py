@@ -184,24 +184,21 @@ def build_keymap(name: str) -> xkb.Keymap:
         raise LayoutError(f"unknown XKB layout {name!r}: see /usr/share/X11/xkb/symbols") from exc
 
 
-def keymap_name_for(name: str, host_os: HostOs) -> str:
-    """The XKB name whose data matches ``name`` on ``host_os``: a Mac's variant on macOS
-    when xkb-data has one and the user named no variant; ``name`` itself otherwise."""
+def host_keymap(name: str, host_os: HostOs) -> tuple[str, xkb.Keymap]:
+    """The XKB name whose data matches ``name`` on ``host_os``, and its keymap: a Mac's
+    variant on macOS when xkb-data has one and the user named no variant; ``name`` itself
+    otherwise."""
     if host_os != "macos":
-        return name
+        return name, build_keymap(name)
     layout, variant = parse_layout_name(name)
-    special = _MAC_VARIANT_NAMES.get((layout, variant))
-    if special:
-        return special
-    if variant:
-        return name
-    try:
-        build_keymap(f"{layout}(mac)")
-    except LayoutError:
-        log.warning("xkb-data has no Macintosh variant of %r: its PC layout is used on the Mac "
-                    "(characters may differ; docs/host-notes.md)", name)  # fmt: skip
-        return name
-    return f"{layout}(mac)"
+    mac = _MAC_VARIANT_NAMES.get((layout, variant)) or ("" if variant else f"{layout}(mac)")
+    if mac:
+        try:
+            return mac, build_keymap(mac)
+        except LayoutError:
+            log.warning("xkb-data has no Macintosh variant of %r: its PC layout is used on the "
+                        "Mac (characters may differ; docs/host-notes.md)", name)  # fmt: skip
+    return name, build_keymap(name)
 
 
 class Layout:
@@ -214,8 +211,7 @@ class Layout:
             raise LayoutError(f"unknown host OS {host_os!r}: one of {', '.join(HOST_OSES)}")
         self.name = name
         self.host_os: HostOs = host_os
-        self.keymap_name = keymap_name_for(name, host_os)
-        self.keymap = build_keymap(self.keymap_name)
+        self.keymap_name, self.keymap = host_keymap(name, host_os)
         layout, _variant = parse_layout_name(self.keymap_name)
         # libxkbcommon quietly substitutes "us" for a symbols file it cannot find.
         lname = self.keymap.layout_get_name(0) if self.keymap.num_layouts() else ""
