@@ -456,9 +456,11 @@ def test_long_press_cancels_the_recording_in_toggle_mode(rig_factory):
 
 @pytest.mark.parametrize("mode", ["push_to_talk", "toggle"])
 def test_long_press_while_transcribing_types_nothing(rig_factory, mode):
-    rig = rig_factory(mode, engine=FakeEngine(delay=1.5))
+    # hold_s 1.0: the first press (0.5 s) must be longer than button.double_press_s (0.4 s:
+    # shorter, two presses are a gesture) and clearly shorter than a long press (one that
+    # ended at hold_s could be taken for both, and cancel what it just started)
+    rig = rig_factory(mode, engine=FakeEngine(delay=2.5), hold_s=1.0)
     rig.wait(State.READY)
-    # longer than button.double_press_s (0.4 s): shorter, two presses are a gesture
     if mode == "toggle":
         rig.click()
         time.sleep(0.5)
@@ -469,10 +471,10 @@ def test_long_press_while_transcribing_types_nothing(rig_factory, mode):
         rig.release()
     rig.wait(State.TRANSCRIBING)
     rig.press()
-    time.sleep(0.8)
+    time.sleep(1.3)  # > hold_s: a long press
     rig.release()
     rig.wait(State.READY)
-    time.sleep(1.2)  # the slow engine finishes: its result must be dropped
+    time.sleep(2.2)  # the slow engine finishes: its result must be dropped
     assert rig.host.text == ""
     assert State.TYPING not in rig.entered()
 
