@@ -86,10 +86,10 @@ class Capture:
 READER_TRIES = 3
 
 
-def set_caps_led(event: str, on: bool) -> None:
+def set_caps_led(event: str, on: bool, led: int = LED_CAPSL) -> None:
     fd = os.open(event, os.O_WRONLY)
     try:
-        os.write(fd, struct.pack("llHHi", 0, 0, EV_LED, LED_CAPSL, int(on)))
+        os.write(fd, struct.pack("llHHi", 0, 0, EV_LED, led, int(on)))
         os.write(fd, struct.pack("llHHi", 0, 0, EV_SYN, 0, 0))
     finally:
         os.close(fd)

@@ -28,7 +28,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
-GUEST_MODULES = ["dummy_hcd", "libcomposite", "usb_f_hid", "usbhid", "hid-generic", "evdev"]
+GUEST_MODULES = [
+    "dummy_hcd",
+    "libcomposite",
+    "usb_f_hid",
+    "usbhid",
+    "hid-generic",
+    "evdev",
+    # Bluetooth: two virtual LE controllers (btvirt over /dev/vhci); BlueZ's HOGP client
+    # makes the keyboard through uhid.
+    "bluetooth",
+    "hci_vhci",
+    "uhid",
+]
 
 
 class VMError(RuntimeError):
