@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
-APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon-dev xkb-data espeak-ng sox make libx11-data shellcheck qemu-system-x86 busybox-static kmod alsa-utils systemd mmdebstrap e2fsprogs"
+APT_PACKAGES="python3-venv python3-dev portaudio19-dev libsndfile1 libxkbcommon-dev xkb-data espeak-ng sox make libx11-data shellcheck qemu-system-x86 busybox-static kmod alsa-utils systemd mmdebstrap e2fsprogs bluez bluez-test-tools"
 
 missing=""
 for p in $APT_PACKAGES; do
