@@ -54,7 +54,7 @@ class ServerProcess:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(10)
+                self.process.wait(3)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
