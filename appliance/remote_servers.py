@@ -201,7 +201,8 @@ class WyomingUpload:
         cfg = self._server.cfg
         fmt = {"rate": SAMPLE_RATE, "width": 2, "channels": 1}
         async with self._server._client() as client:
-            await client.write_event(Transcribe(name=cfg.model or None, language=language).event())
+            code = None if language == "auto" else language  # auto: the server detects it
+            await client.write_event(Transcribe(name=cfg.model or None, language=code).event())
             await client.write_event(AudioStart(**fmt).event())
             pending = b""
             while (data := await self._queue.get()) is not None:

@@ -208,3 +208,21 @@ def test_guards_on_remote_text(base_config, said, kept):
     checked = checked_remote_text(base_config.asr, said, Heard(speech_s=2.0, speech_end_s=2.0))
     assert checked.text == kept
     assert bool(checked.dropped) == (kept == "" and said.text != "")
+
+
+def test_benchmark_reports_the_wait_through_the_server_beside_the_local_one(
+    server, base_config, speech_items, capsys
+):
+    from appliance.bench import benchmark, print_table
+    from appliance.cli import main
+
+    manifest = speech_items[0].path.parents[1] / "manifest.tsv"
+    cfg = remote_config(base_config, "wyoming", url(server.port))
+    out = benchmark(cfg, manifest, limit=1, realtime=False, progress=False, measure_process=False)
+    through = out["remote"]
+    assert through["engine"] == "wyoming" and through["remote_segments"] >= 1
+    assert through["local_segments"] == 0
+    assert through["release_to_last_key_median_s"] > 0.0 and through["wer"] < 0.3
+    print_table(out)
+    assert "through the wyoming server" in capsys.readouterr().out
+    assert main(["bench", "--manifest", str(manifest), "--engine", "openai"]) == 2
