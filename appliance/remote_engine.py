@@ -261,7 +261,7 @@ class RemoteSession:
 
     def cancel(self) -> None:
         self._cancelled.set()
-        for upload, _sent in self._uploads.values():
+        for upload, _sent in list(self._uploads.values()):  # the recording thread's; a copy
             upload.abandon()
         self._closed.put(None)
 

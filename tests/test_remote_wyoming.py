@@ -226,3 +226,43 @@ def test_benchmark_reports_the_wait_through_the_server_beside_the_local_one(
     print_table(out)
     assert "through the wyoming server" in capsys.readouterr().out
     assert main(["bench", "--manifest", str(manifest), "--engine", "openai"]) == 2
+
+
+@pytest.mark.parametrize("server_there", [True, False])
+def test_the_daemon_types_through_the_server_or_without_it(
+    server, pipeline, base_config, server_there
+):
+    """The service's own loop (button, microphone stand-in, typist into a virtual host) with
+    the remote engine: the recording is typed whether the server answers or not."""
+    from jiwer import wer as raw_wer
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    from appliance.status import State
+    from tests.remote_servers import free_port
+    from tests.test_daemon import Rig, wait_for
+    from tests.test_daemon_real import REFERENCE, SpeechMic
+
+    port = server.port if server_there else free_port()
+    engine, statuses = remote_engine(remote_config(base_config, "wyoming", url(port)), pipeline)
+    rig = Rig(
+        "push_to_talk",
+        hold_s=5.0,
+        open_timeout_s=5.0,
+        load_engine=lambda progress: engine,
+        mic=SpeechMic,
+    )
+    rig.start()
+    try:
+        rig.wait(State.READY, 30)
+        rig.press()
+        time.sleep(3.88 / 4 + 0.6)  # the recording plus a bit of silence
+        rig.release()
+        wait_for(lambda: State.TYPING in rig.entered(), 60, "typing")
+        rig.wait(State.READY, 60)
+        norm = EnglishTextNormalizer()
+        assert raw_wer(norm(REFERENCE), norm(rig.host.text)) <= 0.25, rig.host.text
+        assert rig.host.reports[-1] == bytes(8) and not rig.host.keys_down
+    finally:
+        rig.close()
+    assert statuses[-1].value == ("wyoming" if server_there else "local")
+    assert statuses[-1].extra["fallback"] is not server_there
