@@ -202,6 +202,7 @@ class RemoteSession:
         self._samples = 0
         self._released_at: int | None = None
         self._remote_s = 0.0
+        self._streamed = 0  # samples handed over while their segment was still spoken
         self._local_s = 0.0
         self._cancelled = threading.Event()
         self._error: BaseException | None = None
@@ -252,6 +253,7 @@ class RemoteSession:
             timings={
                 "vad_s": self._segmenter.seconds_in_model,
                 "remote_s": self._remote_s,
+                "streamed_s": self._streamed / SAMPLE_RATE,
                 "asr_s": self._local_s,
                 "remote_segments": float(sum(t.engine != LOCAL for t in self._texts)),
                 "local_segments": float(sum(t.engine == LOCAL for t in self._texts)),
@@ -291,6 +293,7 @@ class RemoteSession:
         if end > sent:
             upload.add(segment.audio[sent - segment.span[0] :])
             self._uploads[segment.span[0]] = (upload, end)
+            self._streamed += end - sent
 
     def _close(self, segment: SpeechSegment) -> None:
         """A segment is complete: the rest of its audio goes to the server, its text is

@@ -68,6 +68,8 @@ def test_typed_text_through_the_server_equals_the_local_engines(
         result = dictate(engine, audio)
         assert result.timings["remote_segments"] >= 1, item.path
         assert result.timings["local_segments"] == 0, item.path  # the server typed it all
+        # The audio went out while it was spoken, not after the release.
+        assert result.timings["streamed_s"] > 0.5 * item.duration_s, result.timings
         remote.append(typed(result))
         local.append(typed(run_blocks(pipeline, [audio])))
         refs.append(item.reference)
