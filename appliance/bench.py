@@ -261,7 +261,9 @@ def benchmark(
     cpu_budget: str | None = None,
 ) -> dict[str, Any]:
     """Both paths on every recording; with ``cpu_budget`` (a name of
-    ``appliance.cpu_budget.BUDGETS`` or a fraction of one core) inside a CPU limit."""
+    ``appliance.cpu_budget.BUDGETS`` or a fraction of one core) inside a CPU limit. With a
+    remote engine (``asr.engine``), every recording also goes through its server, the
+    device's pipeline as its fallback, and is reported beside the local one."""
     from appliance.audio import SAMPLE_RATE, load_audio
     from appliance.cpu_budget import limited_cpu, parse_budget
     from appliance.pipeline import Pipeline, wait_for_background_decodes
@@ -273,6 +275,8 @@ def benchmark(
     pipeline = Pipeline.load(cfg)
     load_s = time.perf_counter() - t0
     baseline_model = load_baseline_model(pipeline.model_dir, cfg)
+    remote = remote_engine(cfg, pipeline) if cfg.asr.engine != "local" else None
+    served: list[Timed] = []
     ours: list[Timed] = []
     theirs: list[Timed] = []
     audio_s = 0.0
@@ -303,12 +307,18 @@ def benchmark(
                 run_pipeline(pipeline, audio, cfg, realtime, interval_s, type_while_speaking=early)
             )
             wait_for_background_decodes()  # the baseline gets the CPU to itself
+            if remote is not None:
+                through = run_pipeline(
+                    remote, audio, cfg, realtime, interval_s, type_while_speaking=early
+                )
+                served.append(through)
             theirs.append(run_baseline(baseline_model, audio, lang, cfg, interval_s))
             if progress:
                 print(
                     f"[{n:3}/{len(items)}] {item['path'].name:28} "
                     f"pipeline {ours[-1].last_key_s:6.2f} s  "
-                    f"baseline {theirs[-1].last_key_s:6.2f} s",
+                    f"baseline {theirs[-1].last_key_s:6.2f} s"
+                    + (f"  {cfg.asr.engine} {served[-1].last_key_s:6.2f} s" if served else ""),
                     flush=True,
                 )
     refs = [i["reference"] for i in items]
@@ -322,7 +332,10 @@ def benchmark(
         for item, o, t in zip(items, ours, theirs, strict=True)
     ]
     asr_total = sum(r.stages.get("asr_s", 0.0) for r in ours)
+    if remote is not None:
+        remote.close()
     return {
+        "remote": remote_summary(cfg, served, refs) if served else None,
         "pipeline": summarise(ours, refs),
         "baseline": summarise(theirs, refs),
         "recordings": len(items),
@@ -344,6 +357,24 @@ def benchmark(
         "report_interval_ms": interval_s * 1000,
         "items": per_item,
     }
+
+
+def remote_engine(cfg: Config, pipeline: Any) -> Any:
+    """``cfg``'s remote engine, the loaded pipeline as its fallback (no second model)."""
+    from appliance.remote_engine import LocalFallback, RemoteEngine
+    from appliance.remote_servers import open_server
+
+    server = open_server(cfg.remote, cfg.asr.engine)
+    return RemoteEngine(cfg, server, LocalFallback(lambda: pipeline, warm=True))
+
+
+def remote_summary(cfg: Config, runs: list[Timed], refs: list[str]) -> dict[str, Any]:
+    out = summarise(runs, refs)
+    out["engine"] = cfg.asr.engine
+    out["url"] = cfg.remote.url
+    for key in ("remote_segments", "local_segments"):
+        out[key] = int(sum(r.stages.get(key, 0.0) for r in runs))
+    return out
 
 
 CALIBRATION_PHRASES = 6
@@ -421,6 +452,19 @@ def print_table(out: dict[str, Any]) -> None:
     for stage, value in p["stage_medians_s"].items():
         unit = "s" if stage.endswith("_s") else "per recording"
         print(f"{'  pipeline ' + stage + ' (median)':32} {value:10.3f} {unit}")
+    if out.get("remote"):
+        r = out["remote"]
+        print(
+            f"through the {r['engine']} server at {r['url']}: "
+            f"{r['remote_segments']} segments typed by the server, "
+            f"{r['local_segments']} by the device (fallback)"
+        )
+        for label, key in (
+            ("release -> last key (median)", "release_to_last_key_median_s"),
+            ("release -> last key (p90)", "release_to_last_key_p90_s"),
+        ):
+            print(f"{'  ' + label:32} {r[key]:10.2f} s  (local {p[key]:.2f} s)")
+        print(f"{'  WER of typed text':32} {r['wer']:11.2%}  (local {p['wer']:.2%})")
     print(f"{'real-time factor (model)':32} {out['real_time_factor']:12.3f}")
     print(f"{'peak resident memory, benchmark':32} {out['peak_rss_mb']:10.0f} MB (both paths)")
     if out.get("dictation_process_rss_mb"):
@@ -489,6 +533,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--layout", help="host keyboard layout")
     p.add_argument(
+        "--engine",
+        choices=["local", "wyoming", "openai"],
+        help="also dictate every recording through this remote engine's server "
+        "(default: asr.engine); needs its address (--remote-url or remote.url)",
+    )
+    p.add_argument("--remote-url", help="the server (overrides remote.url; docs/remote.md)")
+    p.add_argument(
         "--type-while-speaking",
         action=argparse.BooleanOptionalAction,
         help="type committed words before the release (default: daemon.type_while_speaking)",
@@ -508,6 +559,13 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
         cfg = with_overrides(cfg, daemon={"type_while_speaking": args.type_while_speaking})
     if args.streaming is not None:
         cfg = with_overrides(cfg, asr={"streaming": args.streaming})
+    if args.engine is not None:
+        cfg = with_overrides(cfg, asr={"engine": args.engine})
+    if args.remote_url is not None:
+        cfg = with_overrides(cfg, remote={"url": args.remote_url})
+    if cfg.asr.engine != "local" and not cfg.remote.url:
+        print(f"bench: --engine {cfg.asr.engine} needs --remote-url", file=sys.stderr)
+        return 2
     from appliance.cpu_budget import BudgetError, limited_cpu, parse_budget
 
     if args.cpu_budget:

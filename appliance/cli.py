@@ -72,6 +72,12 @@ def cmd_config_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_network(args: argparse.Namespace) -> int:
+    from appliance import service_network
+
+    return service_network.run(effective_config(args), Path(args.root))
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     sys.stdout.write(dump_config(effective_config(args)))
     return 0
@@ -359,6 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_config_set)
     c = csub.add_parser("show", help="print the effective configuration")
     c.set_defaults(func=cmd_config_show)
+    c = csub.add_parser(
+        "network",
+        help="let the service reach the remote engine's server and nothing else (writes or "
+        "removes a systemd drop-in; asr.engine local: no network)",
+    )
+    c.add_argument("--root", default="/", help="install root (default /)")
+    c.set_defaults(func=cmd_config_network)
 
     p = sub.add_parser("model", help="fetch, list or verify Whisper models")
     msub = p.add_subparsers(dest="model_command", required=True)

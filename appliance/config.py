@@ -203,6 +203,71 @@ class AsrConfig:
         min=2.0,
         max=50.0,
     )
+    engine: Literal["local", "wyoming", "openai"] = _opt(
+        "local",
+        "Who transcribes: local (this device's model; nothing touches the network), wyoming "
+        "(a Wyoming speech-to-text server, as Home Assistant's) or openai (a server with the "
+        "OpenAI /v1/audio/transcriptions endpoint). A server gets only the speech the VAD "
+        "kept; whatever it cannot transcribe in time is transcribed here (see remote).",
+        choices=["local", "wyoming", "openai"],
+    )
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    url: str = _opt(
+        "",
+        "The server, with asr.engine wyoming: tcp://host:port (Home Assistant's "
+        "faster-whisper add-on listens on 10300); with openai: the API's base URL, e.g. "
+        "https://host:8000/v1 (the device posts to its /audio/transcriptions).",
+    )
+    model: str = _opt(
+        "",
+        "The model the server should use (openai: the request's model field, e.g. "
+        "whisper-1 or Systran/faster-whisper-large-v3; wyoming: the model name in the "
+        "request); empty = the server's default.",
+    )
+    api_key_file: str = _opt(
+        "",
+        "openai: a file holding the API key (sent as a Bearer token); empty = no key. A "
+        "file, not the key itself, so the config can be shown and shared.",
+    )
+    verify_tls: bool = _opt(
+        True,
+        "openai over https: check the server's certificate (turn off only for a test).",
+    )
+    ca_file: str = _opt(
+        "",
+        "openai over https: a CA certificate file (PEM) that the server's certificate is "
+        "checked against, for a home server with its own CA; empty = the system's CAs.",
+    )
+    connect_timeout_s: float = _opt(
+        2.0,
+        "A server that does not accept the connection this fast counts as away.",
+        min=0.1,
+        max=60.0,
+    )
+    deadline_s: float = _opt(
+        5.0,
+        "How long the server may take for one segment after it has all of its audio; "
+        "later, the segment is transcribed on the device instead.",
+        min=0.2,
+        max=120.0,
+    )
+    retry_after_s: float = _opt(
+        30.0,
+        "After the server failed, dictations are transcribed on the device for this long "
+        "before the server is tried again (no wait on a server known to be away).",
+        min=0.0,
+        max=3600.0,
+    )
+    fallback: Literal["warm", "lazy"] = _opt(
+        "warm",
+        "The device's own model, for when the server fails: warm (loaded at start, the "
+        "fallback is as fast as local dictation; costs its memory) or lazy (loaded at the "
+        "first failure, which then waits for the load).",
+        choices=["warm", "lazy"],
+    )
 
 
 @dataclass(frozen=True)
@@ -396,6 +461,10 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig, metadata={"doc": "Microphone."})
     vad: VadConfig = field(default_factory=VadConfig, metadata={"doc": "Silence removal."})
     asr: AsrConfig = field(default_factory=AsrConfig, metadata={"doc": "Speech recognition."})
+    remote: RemoteConfig = field(
+        default_factory=RemoteConfig,
+        metadata={"doc": "A speech-to-text server (with asr.engine wyoming or openai)."},
+    )
     text: TextConfig = field(default_factory=TextConfig, metadata={"doc": "Text shaping."})
     hid: HidConfig = field(default_factory=HidConfig, metadata={"doc": "USB keyboard output."})
     button: ButtonConfig = field(default_factory=ButtonConfig, metadata={"doc": "Button."})
@@ -461,7 +530,32 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"not valid YAML: {problem}", path=source, line=line) from exc
     if node is None:
         return Config()
-    return typing.cast(Config, _build(Config, node, source, ""))
+    cfg = typing.cast(Config, _build(Config, node, source, ""))
+    _check_remote(cfg, source)
+    return cfg
+
+
+def _check_remote(cfg: Config, source: str) -> None:
+    """A remote engine needs a server address in the form its protocol takes."""
+    from urllib.parse import urlsplit
+
+    engine, url = cfg.asr.engine, cfg.remote.url
+    if engine == "local":
+        return
+    wanted = {"wyoming": ("tcp",), "openai": ("http", "https")}[engine]
+    example = {"wyoming": "tcp://host:10300", "openai": "https://host:8000/v1"}[engine]
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in wanted or not parts.hostname or (engine == "wyoming" and not port):
+        got = f"got {url!r}" if url else "it is empty"
+        raise ConfigError(
+            f"asr.engine {engine} needs the server's address, like {example}; {got}",
+            path=source,
+            key="remote.url",
+        )
 
 
 def readable_sections(path: str | Path) -> Config:

@@ -136,10 +136,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def real_parts(cfg: Config) -> Parts:
-    """The real pipeline, microphone and typist (on the USB gadget's HID device)."""
+def real_parts(cfg: Config, bus: StatusBus | None = None) -> Parts:
+    """The real engine, microphone and typist (on the USB gadget's HID device).
+
+    With a remote engine (asr.engine) it claims the ENGINE topic of ``bus``: it says who
+    transcribed each dictation."""
+    engine_topic = None
+    if cfg.asr.engine != "local" and bus is not None:
+        engine_topic = bus.publisher(Topic.ENGINE, "remote engine")
 
     def load_engine(progress: ProgressFn) -> Engine:
+        if cfg.asr.engine != "local":
+            from appliance.remote_engine import RemoteEngine
+
+            return RemoteEngine.load(cfg, progress=progress, status=engine_topic)
         from appliance.pipeline import Pipeline
 
         return Pipeline.load(cfg, progress=progress)
@@ -228,7 +238,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     leds = open_leds(cfg.leds, bus, factory=factory) if factory or not wired else None
     status_file = open_status_file(bus, cache_root())
     daemon = Daemon(
-        cfg, bus, real_parts(cfg), notifier=notifier, languages=LanguageStore(cache_root())
+        cfg, bus, real_parts(cfg, bus), notifier=notifier, languages=LanguageStore(cache_root())
     )
     button = open_button(cfg.button, daemon.trigger)
     try:

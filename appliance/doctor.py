@@ -334,6 +334,56 @@ def _run(cmd: list[str]) -> str | None:
         return None
 
 
+def check_remote(cfg: Config, m: Machine) -> list[Check]:
+    """The remote engine's server answers, and the service is allowed to reach it."""
+    from appliance.remote_servers import RemoteFailed, open_server
+    from appliance.service_network import DROP_IN, allowed_addresses
+
+    if cfg.asr.engine == "local":
+        return []
+    name = f"{cfg.asr.engine} server"
+    checks = []
+    try:
+        server = open_server(cfg.remote, cfg.asr.engine)
+        try:
+            said = server.check()
+        finally:
+            server.close()
+        checks.append(Check(name, "ok", f"{cfg.remote.url} answers; {said}"))
+    except RemoteFailed as exc:
+        fallback = "dictations are transcribed on the device meanwhile"
+        checks.append(
+            Check(
+                name,
+                "fail",
+                f"{exc}; {fallback}",
+                "Start the server, or fix remote.* in the config (docs/remote.md)",
+            )
+        )
+    drop_in = m.read(str(DROP_IN)) or ""
+    try:
+        wanted = allowed_addresses(cfg)
+    except OSError as exc:
+        wanted = []
+        checks.append(Check("service network", "warn", f"cannot resolve the server: {exc}"))
+    allowed = drop_in.rsplit("IPAddressAllow=", 1)[-1].split() if drop_in else []
+    if not drop_in or not set(wanted) <= set(allowed):
+        checks.append(
+            Check(
+                "service network",
+                "warn",
+                f"the service may not reach {cfg.remote.url} (no or an old {DROP_IN})",
+                "sudo stt-keyboard config network && sudo systemctl daemon-reload "
+                "&& sudo systemctl restart stt-keyboard",
+            )
+        )
+    elif wanted:
+        checks.append(
+            Check("service network", "ok", f"the service may reach {' '.join(allowed)} only")
+        )
+    return checks
+
+
 def run_doctor(
     cfg: Config,
     *,
@@ -349,6 +399,7 @@ def run_doctor(
     if microphone:
         checks.append(check_microphone(cfg, listen_s))
     checks.append(check_model(cfg, load=load_model))
+    checks += check_remote(cfg, m)
     checks.append(check_gpio(cfg, m))
     checks.append(check_i2c(cfg, m))
     checks += check_temperature(m)

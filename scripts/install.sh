@@ -282,6 +282,10 @@ if [ -n "$ROOT" ]; then
     ln -sf /etc/systemd/system/stt-keyboard-status.path \
         "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard-status.path"
 fi
+# The service has no network (PrivateNetwork=yes, IPAddressDeny=any) unless the config names a
+# remote engine (asr.engine wyoming|openai): then a drop-in lets it reach that server only.
+say "service network: only a configured remote engine's server (stt-keyboard config network)"
+act /opt/stt-keyboard/venv/bin/stt-keyboard --config "$SETTINGS" config network --root "${ROOT:-/}"
 # In a chroot or an image build no systemd or udevd runs (systemctl daemon-reload fails with
 # "System has not been booted with systemd"): enabling the units works offline (symlinks),
 # and the next boot reads the units and the rule.

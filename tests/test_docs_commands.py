@@ -18,6 +18,7 @@ MINE = [
     "fine-tuned-models.md",
     "hardware.md",
     "security.md",
+    "remote.md",
 ]
 
 

@@ -176,7 +176,8 @@ class Leds:
                 self._device = None
 
 
-# A button gesture's answer (undo, retype, the language switched, or why not): a second of
+# A button gesture's answer (undo, retype, the language switched, or why not), and text the
+# device typed itself because the remote engine's server failed: a second of
 # fast blinking, then the state's pattern again. The OLED and the journal say which.
 GESTURE_ANSWERS = ("undo", "retype", "language")
 ANSWER_S = 1.0
@@ -191,6 +192,7 @@ class LedListener:
         self._warning = False
         self._lock = threading.Lock()
         self._answer: threading.Timer | None = None
+        self._fallback_typed = False
 
     def __call__(self, status: Status) -> None:
         if status.topic is Topic.STATE:
@@ -198,6 +200,11 @@ class LedListener:
             self._warning = False
         elif status.topic is Topic.WARNING and status.value in GESTURE_ANSWERS:
             self._answer_gesture()
+            return
+        elif status.topic is Topic.ENGINE:
+            # The server failed and the device transcribed: answered once the text is typed
+            # (back to ready), so the typing pattern does not cut it short.
+            self._fallback_typed = bool(status.extra.get("fallback"))
             return
         elif status.topic is Topic.WARNING:
             self._warning = status.value == "max_recording"
@@ -208,6 +215,9 @@ class LedListener:
                 self._answer.cancel()
                 self._answer = None
         self.leds.show(pattern_for(self._state, warning=self._warning))
+        if self._state is State.READY and self._fallback_typed:
+            self._fallback_typed = False
+            self._answer_gesture()
 
     def _answer_gesture(self) -> None:
         with self._lock:

@@ -109,6 +109,9 @@ class Oled:
                 m = m.with_(detail=status.message)
             elif t is Topic.LANGUAGE:
                 m = m.with_(language=str(status.value or ""))
+            elif t is Topic.ENGINE:
+                fallback = status.extra.get("fallback", False)
+                m = m.with_(engine=f"{status.value}, server failed" if fallback else status.value)
             else:
                 return
             if m != self.model:

@@ -33,6 +33,7 @@ class ScreenModel:
     model: str = ""
     language: str = ""
     layout: str = ""
+    engine: str = ""  # who transcribed the last dictation, with a remote engine configured
     frame: int = 0  # animation frame (spinner, blinking dot)
 
     def with_(self, **changes: Any) -> ScreenModel:
@@ -153,7 +154,7 @@ def _draw_ready(d: ImageDraw.ImageDraw, m: ScreenModel, w: int, h: int, tall: bo
     big = font(18 if tall else 14)
     _title(d, "", w, _host_tag(m))
     d.text((0, 8 if tall else 2), "Ready", font=big, fill=1)
-    info = " · ".join(x for x in (m.model, m.language) if x)
+    info = " · ".join(x for x in (m.model, m.language, m.engine) if x)
     if tall:
         d.text((0, 31), _fit(info, w), font=f, fill=1)
         host = "Host connected" if m.host else "Host not connected" if m.host is False else ""

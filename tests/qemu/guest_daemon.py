@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,8 @@ def install_bridge(directory: Path) -> None:
     """The daemon's real parts, but the engine is the bridge to the host."""
     real_parts = daemon_mod.real_parts
 
-    def parts(cfg: Config) -> Parts:
-        return replace(real_parts(cfg), load_engine=lambda progress: BridgeEngine(directory))
+    def parts(cfg: Config, bus: Any = None) -> Parts:
+        return replace(real_parts(cfg, bus), load_engine=lambda progress: BridgeEngine(directory))
 
     daemon_mod.real_parts = parts
 
