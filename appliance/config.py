@@ -311,6 +311,13 @@ class TextConfig:
 
 @dataclass(frozen=True)
 class HidConfig:
+    output: Literal["usb", "bluetooth", "both"] = _opt(
+        "usb",
+        "Where the keystrokes go: the USB cable (the gadget), a paired Bluetooth LE host "
+        "(docs/bluetooth.md), or both: the USB host while one is plugged in, else the "
+        "Bluetooth host.",
+        choices=["usb", "bluetooth", "both"],
+    )
     device: str = _opt("/dev/hidg0", "The HID gadget device the keyboard reports go to.")
     layout: str = _opt(
         "us",
@@ -366,6 +373,18 @@ class HidConfig:
         "At most this much untyped text is kept for a returning host.",
         min=0,
         max=1_000_000,
+    )
+
+
+@dataclass(frozen=True)
+class BluetoothConfig:
+    adapter: str = _opt("hci0", "The Bluetooth adapter (the Pi's built-in one is hci0).")
+    name: str = _opt("STT Keyboard", "The name hosts show when they look for the keyboard.")
+    pairing_timeout_s: float = _opt(
+        120.0,
+        "Pairing mode (five quick presses) ends after this long if no host paired.",
+        min=10.0,
+        max=3600.0,
     )
 
 
@@ -466,7 +485,11 @@ class Config:
         metadata={"doc": "A speech-to-text server (with asr.engine wyoming or openai)."},
     )
     text: TextConfig = field(default_factory=TextConfig, metadata={"doc": "Text shaping."})
-    hid: HidConfig = field(default_factory=HidConfig, metadata={"doc": "USB keyboard output."})
+    hid: HidConfig = field(default_factory=HidConfig, metadata={"doc": "Keyboard output."})
+    bluetooth: BluetoothConfig = field(
+        default_factory=BluetoothConfig,
+        metadata={"doc": "Bluetooth LE keyboard (with hid.output bluetooth or both)."},
+    )
     button: ButtonConfig = field(default_factory=ButtonConfig, metadata={"doc": "Button."})
     leds: LedConfig = field(default_factory=LedConfig, metadata={"doc": "Status LEDs."})
     oled: OledConfig = field(default_factory=OledConfig, metadata={"doc": "OLED display."})

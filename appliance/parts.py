@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from appliance.bluetooth.paired_host import PairedHost
 from appliance.dictation_typer import Typist
 from appliance.engine import Engine, ProgressFn
 from appliance.hid.device import udc_configured
@@ -53,6 +54,18 @@ class Microphone(Protocol):
     def cancel(self) -> None: ...
 
 
+class BluetoothControl(Protocol):
+    """What the controller's gestures use of the Bluetooth keyboard."""
+
+    @property
+    def pairing(self) -> bool: ...
+    def set_pairing(self, on: bool) -> None:
+        """Pairing mode: discoverable, and one new host may pair."""
+
+    def select_next_host(self) -> PairedHost | None:
+        """Type to the next paired host from now on (None: no host has paired)."""
+
+
 @dataclass(frozen=True)
 class Parts:
     """How the daemon gets each part it drives."""
@@ -62,3 +75,5 @@ class Parts:
     open_typist: Callable[[Publisher], Typist]
     """Given the TEXT topic's publisher: the typist says what it is typing."""
     host_connected: Callable[[], bool] = udc_configured
+    bluetooth: BluetoothControl | None = None
+    """The Bluetooth keyboard's pairing and host choice (None: hid.output usb)."""

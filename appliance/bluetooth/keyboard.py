@@ -31,6 +31,7 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from appliance.bluetooth.gatt import GattCharacteristic, GattDescriptor, GattService
+from appliance.bluetooth.paired_host import PairedHost
 from appliance.bluetooth.peripheral import Advertisement, PairingAgent
 from appliance.hid.device import HostAbsent
 from appliance.hid.report_descriptor import KEYBOARD_REPORT_DESCRIPTOR
@@ -56,13 +57,6 @@ class BluetoothUnavailable(RuntimeError):
     """BlueZ or the adapter is missing: said in plain words (the daemon shows it)."""
 
 
-@dataclass(frozen=True)
-class PairedHost:
-    address: str
-    name: str
-    connected: bool
-
-
 @dataclass
 class _Device:
     address: str = ""
@@ -79,12 +73,15 @@ class BluetoothKeyboard:
         name: str = "STT Keyboard",
         *,
         write_timeout_s: float = 2.0,
+        pairing_timeout_s: float = 120.0,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.adapter = adapter
         self.adapter_path = f"/org/bluez/{adapter}"
         self.name = name
         self.write_timeout_s = write_timeout_s
+        self.pairing_timeout_s = pairing_timeout_s
+        self._pairing_ends: asyncio.TimerHandle | None = None
         self._on_change = on_change
         self._devices: dict[str, _Device] = {}
         self._selected: str | None = None
@@ -341,6 +338,13 @@ class BluetoothKeyboard:
 
     async def _set_pairing(self, on: bool) -> None:
         self._pairing = on
+        if self._pairing_ends is not None:
+            self._pairing_ends.cancel()
+            self._pairing_ends = None
+        if on:
+            self._pairing_ends = self._loop.call_later(
+                self.pairing_timeout_s, lambda: self._loop.create_task(self._set_pairing(False))
+            )
         await self._set_adapter("Pairable", Variant("b", on))
         await self._advertise(discoverable=on)
         log.info("bluetooth: pairing mode %s", "on" if on else "off")
