@@ -41,6 +41,7 @@ class Topic(StrEnum):
     WARNING = "warning"  # value: short code; message: plain words
     ERROR = "error"  # value: short code; message: plain words
     LANGUAGE = "language"  # value: the language code dictations are transcribed in
+    LISTENING = "listening"  # value: the wake word listened for while ready ("" = not)
 
 
 @dataclass(frozen=True)

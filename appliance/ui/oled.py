@@ -109,6 +109,8 @@ class Oled:
                 m = m.with_(detail=status.message)
             elif t is Topic.LANGUAGE:
                 m = m.with_(language=str(status.value or ""))
+            elif t is Topic.LISTENING:
+                m = m.with_(listening=str(status.value or ""))
             else:
                 return
             if m != self.model:
