@@ -404,9 +404,10 @@ class WakeWordConfig:
         choices=["button", "wake_word", "both"],
     )
     model: str = _opt(
-        "okay_nabu",
-        "The wake word: a model shipped with pymicro-wakeword (okay_nabu, hey_jarvis, "
-        "hey_mycroft, alexa) or the path of a microWakeWord model's .json file, its .tflite "
+        "alexa",
+        "The wake word: a model shipped with pymicro-wakeword (alexa, okay_nabu, hey_mycroft, "
+        "hey_jarvis; alexa was the only one with no false start on near misses, "
+        "docs/wake-word.md) or the path of a microWakeWord model's .json file, its .tflite "
         "beside it (docs/wake-word.md).",
     )
     probability_cutoff: float = _opt(

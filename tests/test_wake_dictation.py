@@ -109,7 +109,9 @@ def wake_rig(tmp_path: Path, **rig: Any) -> tuple[Rig, WakeWordTrigger]:
     audio = wake_then(wake_word("okay_nabu", "en-us", 150), load_audio(SPEECH), gap_s=0.5)
     wav = write(tmp_path / "heard.wav", np.concatenate([room_noise(1.0), audio]))
     device = {"index": 0, "name": "USB mic", "maxInputChannels": 1, "defaultSampleRate": 16000.0}
-    cfg = with_overrides(Config(), wake_word={"trigger": "wake_word", "end_silence_s": 1.0})
+    cfg = with_overrides(
+        Config(), wake_word={"trigger": "wake_word", "model": "okay_nabu", "end_silence_s": 1.0}
+    )
     trigger: list[WakeWordTrigger] = []
 
     def microphone(level: Any) -> Microphone:

@@ -18,7 +18,15 @@ from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio
 from appliance.config import ConfigError, WakeWordConfig
 from appliance.samples import room_noise, speak
 from appliance.wake_word import WakeWordDetector, model_files
-from tests.wake_audio import HELD_VOICES, NOT_WAKE, SPEEDS, noise_hour_part, padded, wake_word
+from tests.wake_audio import (
+    HELD_VOICES,
+    NEAR_MISS,
+    ORDINARY,
+    SPEEDS,
+    noise_hour_part,
+    padded,
+    wake_word,
+)
 
 BLOCK = 512  # the microphone's 32 ms blocks
 
@@ -54,7 +62,7 @@ def test_the_wake_word_is_heard_in_most_held_out_voices(model):
 
 
 def test_a_wake_word_said_once_starts_one_dictation_and_the_cooldown_ends():
-    wake = wake_word("okay_nabu", "en-us", 150)
+    wake = wake_word("alexa", "en-us", 150)
     quick = np.concatenate([padded(wake), wake, room_noise(1.0)])  # again within 2 s
     assert len(detections(quick, WakeWordConfig(cooldown_s=5.0))) == 1
     later = np.concatenate([padded(wake), room_noise(3.0), wake, room_noise(1.0)])
@@ -62,12 +70,13 @@ def test_a_wake_word_said_once_starts_one_dictation_and_the_cooldown_ends():
 
 
 def test_a_cutoff_above_every_output_hears_nothing():
-    wake = padded(wake_word("okay_nabu", "en-us", 150))
+    wake = padded(wake_word("alexa", "en-us", 150))
     assert detections(wake)
     assert not detections(wake, WakeWordConfig(probability_cutoff=0.999))
 
 
-def test_no_false_trigger_on_all_the_real_speech(speech_items):
+@pytest.mark.parametrize("model", ["alexa", "okay_nabu"])
+def test_no_false_trigger_on_all_the_real_speech(speech_items, model):
     """Every recording of ../shared/speech (all languages), one after another."""
     stream = np.concatenate(
         [
@@ -76,28 +85,29 @@ def test_no_false_trigger_on_all_the_real_speech(speech_items):
         ]
     )
     hours = len(stream) / SAMPLE_RATE / 3600
-    found = detections(stream)
-    print(f"real speech: {hours * 60:.1f} min, {len(found)} triggers")
+    found = detections(stream, WakeWordConfig(model=model))
+    print(f"{model}: real speech: {hours * 60:.1f} min, {len(found)} triggers")
     assert found == [], found
 
 
-def test_an_hour_of_noise_and_speech_without_the_wake_word_triggers_nothing(speech_items):
-    """An hour: every voice saying sentences that are not the wake word (some near it), and
+@pytest.mark.parametrize("model", ["alexa", "okay_nabu"])
+def test_an_hour_of_noise_and_speech_without_the_wake_word_triggers_nothing(model):
+    """An hour: every voice saying everyday sentences that are not the wake word, and
     generated noise (white, room, hum, clicks at -50..-15 dBFS) for the rest; triggers per
     hour and the detector's speed are printed."""
     voices = sorted({*HELD_VOICES, "en-us", "en-gb", "en-us+m3", "en-029"})
     talk = [
-        speak(s, voice=v, words_per_minute=wpm) for v in voices for wpm in SPEEDS for s in NOT_WAKE
+        speak(s, voice=v, words_per_minute=wpm) for v in voices for wpm in SPEEDS for s in ORDINARY
     ]
     speech = np.concatenate([np.concatenate([t, room_noise(0.3, seed=7)]) for t in talk])
     noise = noise_hour_part(3600 - len(speech) / SAMPLE_RATE, seed=11)
     stream = np.concatenate([speech, noise])
     assert len(stream) >= 3600 * SAMPLE_RATE - 1
     wall, cpu = time.perf_counter(), time.process_time()
-    found = detections(stream)
+    found = detections(stream, WakeWordConfig(model=model))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
-        f"{len(speech) / SAMPLE_RATE / 60:.0f} min generated speech + "
+        f"{model}: {len(speech) / SAMPLE_RATE / 60:.0f} min generated speech + "
         f"{len(noise) / SAMPLE_RATE / 60:.0f} min noise: {len(found)} triggers per hour; "
         f"detector {3600 / wall:.0f}x real time, {cpu / 3600:.4f} CPU s per audio s"
     )
@@ -119,6 +129,7 @@ def test_the_listener_costs_little_cpu():
 def test_a_custom_model_by_path(tmp_path: Path):
     builtin = model_files("alexa")
     shutil.copy(builtin.json_path, tmp_path / "my_word.json")
+    shutil.copy(builtin.json_path, tmp_path / "alexa.json")  # a .tflite path: its .json
     shutil.copy(builtin.tflite_path, tmp_path / "alexa.tflite")
     for setting in (tmp_path / "my_word.json", tmp_path / "alexa.tflite"):
         cfg = WakeWordConfig(model=str(setting))
@@ -137,3 +148,23 @@ def test_unusable_models_are_config_errors(tmp_path: Path):
     with pytest.raises(ConfigError, match="not a TFLite model") as err:
         WakeWordDetector(WakeWordConfig(model=str(tmp_path / "broken.json")))
     assert err.value.key == "wake_word.model"
+
+
+def test_near_misses_trigger_at_the_models_cutoff_and_not_at_the_stricter_one():
+    """ "Okay, now ..." and "Okay boomer ..." in every voice, each alone after 2.5 s of room
+    noise: okay_nabu fires on many at its own cutoff (0.85), fewer at the cutoff the benchmark
+    chose on its dev half (0.94); alexa (the default) on none (docs/wake-word.md)."""
+    voices = sorted({*HELD_VOICES, "en-us", "en-gb", "en-us+m3", "en-029"})
+    talk = [
+        speak(s, voice=v, words_per_minute=w) for v in voices for w in SPEEDS for s in NEAR_MISS
+    ]
+    stream = np.concatenate([np.concatenate([t, room_noise(2.5, seed=9)]) for t in talk])
+    own = detections(stream, WakeWordConfig(model="okay_nabu"))
+    strict = detections(stream, WakeWordConfig(model="okay_nabu", probability_cutoff=0.94))
+    default = detections(stream)
+    print(
+        f"near misses ({len(talk)}): okay_nabu {len(own)} triggers at 0.85, {len(strict)} at "
+        f"0.94; alexa {len(default)}"
+    )
+    assert default == []
+    assert len(strict) < len(own)
