@@ -399,8 +399,9 @@ class WakeWordConfig:
     trigger: Literal["button", "wake_word", "both"] = _opt(
         "button",
         "What starts a dictation: button; wake_word (say the wake word, then speak; the "
-        "dictation ends after end_silence_s of silence, at audio.max_recording_s, or with a "
-        "press of the button); both. The wake word itself is never typed.",
+        "dictation ends after end_silence_s of silence or at audio.max_recording_s; no button "
+        "is used); both (the button as ever, and it also ends a hands-free dictation). The "
+        "wake word itself is never typed.",
         choices=["button", "wake_word", "both"],
     )
     model: str = _opt(
