@@ -402,8 +402,12 @@ def test_each_status_topic_has_one_publisher() -> None:
             open_typist=lambda text: Typist(parts.host, "us", text=text),
         ),
     )
+    from appliance.wake_trigger import WakeWordTrigger
+
+    WakeWordTrigger(Config(), bus).close()  # `run` adds it with wake_word.trigger set
     owners = bus.owners()
     assert set(owners) == set(Topic)
+    assert owners[Topic.LISTENING] == "wake word"
     assert owners[Topic.HOST] == owners[Topic.MICROPHONE] == "health"
     assert owners[Topic.TEXT] == "typist"
     assert owners[Topic.STATE] == "controller"
