@@ -5,7 +5,8 @@
 Positives: each model's phrase said by espeak-ng voices at two speeds (tests/wake_audio.py;
 dev voices and held-out voices are different voices). Negatives, about 30 minutes per half:
 the real speech of ../shared/speech (alternate recordings per half), everyday sentences and
-near misses ("okay now", "okay boomer") in that half's voices, and generated noise.
+near misses ("okay now", "okay boomer") in that half's voices, each after 2.5 s of room noise,
+and generated noise.
 
 For each model the averaged outputs of the detector are computed once per recording, and the
 trigger rule (output above the cutoff, then deaf for the cooldown) is replayed for every
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.audio import SAMPLE_RATE, iter_blocks, load_audio  # noqa: E402
 from appliance.config import BUILTIN_WAKE_WORDS, WakeWordConfig  # noqa: E402
-from appliance.samples import room_noise, speak  # noqa: E402
+from appliance.samples import speak  # noqa: E402
 from appliance.wake_word import WakeWordDetector, model_files  # noqa: E402
 from benchmarks.speech_sets import MANIFEST  # noqa: E402
 from tests.conftest import read_manifest  # noqa: E402
@@ -43,6 +44,7 @@ from tests.wake_audio import (  # noqa: E402
     noise_hour_part,
     padded,
     wake_word,
+    with_pauses,
 )
 
 GRID = [round(0.5 + 0.01 * i, 2) for i in range(50)]
@@ -77,14 +79,14 @@ def triggers(probs: np.ndarray, cutoff: float) -> int:
 def negatives(half: str) -> dict[str, np.ndarray]:
     items = read_manifest(MANIFEST)
     mine = items[0::2] if half == "dev" else items[1::2]
-    real = np.concatenate([np.concatenate([load_audio(i.path), room_noise(0.3)]) for i in mine])
+    real = with_pauses([load_audio(i.path) for i in mine])
     voices = DEV_VOICES if half == "dev" else HELD_VOICES
     said = {}
     for kind, sentences in (("ordinary", ORDINARY), ("near_miss", NEAR_MISS)):
         talk = [
             speak(s, voice=v, words_per_minute=w) for v in voices for w in SPEEDS for s in sentences
         ]
-        said[kind] = np.concatenate([np.concatenate([t, room_noise(0.3)]) for t in talk])
+        said[kind] = with_pauses(talk)
     spoken = (len(real) + sum(len(a) for a in said.values())) / SAMPLE_RATE
     noise = noise_hour_part(max(60.0, 1800 - spoken), seed=1 if half == "dev" else 2)
     return {"real_speech": real, **said, "noise": noise}
@@ -96,7 +98,7 @@ def positives(model: str, half: str) -> list[np.ndarray]:
 
 
 def calibrate(model: str, neg: dict[str, dict[str, np.ndarray]]) -> dict[str, object]:
-    own = model_files(model).probability_cutoff
+    own = model_files(model).probability_cutoff  # its .json's (not MEASURED_CUTOFFS)
     dev_pos = [float(outputs(model, a).max()) for a in positives(model, "dev")]
     dev_neg = {k: outputs(model, a) for k, a in neg["dev"].items()}
     table = []

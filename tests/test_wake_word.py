@@ -26,6 +26,7 @@ from tests.wake_audio import (
     noise_hour_part,
     padded,
     wake_word,
+    with_pauses,
 )
 
 BLOCK = 512  # the microphone's 32 ms blocks
@@ -45,8 +46,8 @@ def detections(audio: np.ndarray, cfg: WakeWordConfig | None = None) -> list[flo
 
 @pytest.mark.parametrize("model", ["okay_nabu", "alexa"])
 def test_the_wake_word_is_heard_in_most_held_out_voices(model):
-    """The benchmark's held-out voices at two speeds, at the models' own cutoffs (what the
-    benchmark kept): okay nabu on 8 of 10 there, alexa 10 of 10."""
+    """The benchmark's held-out voices at two speeds, at the default cutoffs (alexa: 0.99,
+    chosen on the dev voices; okay_nabu: its own 0.85)."""
     heard = {
         (voice, wpm): bool(
             detections(padded(wake_word(model, voice, wpm)), WakeWordConfig(model=model))
@@ -78,20 +79,14 @@ def test_a_cutoff_above_every_output_hears_nothing():
 @pytest.mark.parametrize("model", ["alexa", "okay_nabu"])
 def test_no_false_trigger_on_all_the_real_speech(speech_items, model):
     """Every recording of ../shared/speech (all languages), one after another."""
-    stream = np.concatenate(
-        [
-            np.concatenate([load_audio(i.path), room_noise(0.3, seed=n)])
-            for n, i in enumerate(speech_items)
-        ]
-    )
+    stream = with_pauses([load_audio(i.path) for i in speech_items])
     hours = len(stream) / SAMPLE_RATE / 3600
     found = detections(stream, WakeWordConfig(model=model))
     print(f"{model}: real speech: {hours * 60:.1f} min, {len(found)} triggers")
     assert found == [], found
 
 
-@pytest.mark.parametrize("model", ["alexa", "okay_nabu"])
-def test_an_hour_of_noise_and_speech_without_the_wake_word_triggers_nothing(model):
+def test_an_hour_of_noise_and_speech_without_the_wake_word_triggers_nothing():
     """An hour: every voice saying everyday sentences that are not the wake word, and
     generated noise (white, room, hum, clicks at -50..-15 dBFS) for the rest; triggers per
     hour and the detector's speed are printed."""
@@ -99,15 +94,15 @@ def test_an_hour_of_noise_and_speech_without_the_wake_word_triggers_nothing(mode
     talk = [
         speak(s, voice=v, words_per_minute=wpm) for v in voices for wpm in SPEEDS for s in ORDINARY
     ]
-    speech = np.concatenate([np.concatenate([t, room_noise(0.3, seed=7)]) for t in talk])
+    speech = with_pauses(talk)
     noise = noise_hour_part(3600 - len(speech) / SAMPLE_RATE, seed=11)
     stream = np.concatenate([speech, noise])
     assert len(stream) >= 3600 * SAMPLE_RATE - 1
     wall, cpu = time.perf_counter(), time.process_time()
-    found = detections(stream, WakeWordConfig(model=model))
+    found = detections(stream)  # the default: alexa at its measured cutoff
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(
-        f"{model}: {len(speech) / SAMPLE_RATE / 60:.0f} min generated speech + "
+        f"{len(speech) / SAMPLE_RATE / 60:.0f} min generated speech + "
         f"{len(noise) / SAMPLE_RATE / 60:.0f} min noise: {len(found)} triggers per hour; "
         f"detector {3600 / wall:.0f}x real time, {cpu / 3600:.4f} CPU s per audio s"
     )
@@ -150,21 +145,16 @@ def test_unusable_models_are_config_errors(tmp_path: Path):
     assert err.value.key == "wake_word.model"
 
 
-def test_near_misses_trigger_at_the_models_cutoff_and_not_at_the_stricter_one():
-    """ "Okay, now ..." and "Okay boomer ..." in every voice, each alone after 2.5 s of room
-    noise: okay_nabu fires on many at its own cutoff (0.85), fewer at the cutoff the benchmark
-    chose on its dev half (0.94); alexa (the default) on none (docs/wake-word.md)."""
+def test_near_misses_do_not_start_the_default_wake_word():
+    """ "Alexander ...", "Okay, now ...", "Okay boomer ..." in every voice, each after 2.5 s of
+    room noise: the default (alexa) starts on none; okay_nabu's counts are printed (it starts
+    on many "okay ..." at its own cutoff: docs/wake-word.md)."""
     voices = sorted({*HELD_VOICES, "en-us", "en-gb", "en-us+m3", "en-029"})
     talk = [
         speak(s, voice=v, words_per_minute=w) for v in voices for w in SPEEDS for s in NEAR_MISS
     ]
-    stream = np.concatenate([np.concatenate([t, room_noise(2.5, seed=9)]) for t in talk])
+    stream = with_pauses(talk)
     own = detections(stream, WakeWordConfig(model="okay_nabu"))
-    strict = detections(stream, WakeWordConfig(model="okay_nabu", probability_cutoff=0.94))
     default = detections(stream)
-    print(
-        f"near misses ({len(talk)}): okay_nabu {len(own)} triggers at 0.85, {len(strict)} at "
-        f"0.94; alexa {len(default)}"
-    )
+    print(f"near misses ({len(talk)}): alexa {len(default)}, okay_nabu {len(own)} triggers")
     assert default == []
-    assert len(strict) < len(own)

@@ -26,7 +26,6 @@ HELD_VOICES = ("en-gb-x-rp", "en-us+m7", "en+klatt", "en-us+f2", "en-gb-x-gbclan
 SPEEDS = (130, 160)  # words per minute
 # Everyday sentences that are not a wake word.
 ORDINARY = (
-    "Alexander said the lexicon is in the library next to the election results.",
     "Hey, is Jarvis Street the one with the bakery?",
     "My craft project needs more glue and some paper.",
     "A banana and an apple are on the kitchen table.",
@@ -35,8 +34,9 @@ ORDINARY = (
     "Can you remind me to call my mother at six o'clock?",
     "The train to Boston leaves from platform nine at noon.",
 )
-# Sentences that begin like "okay nabu": the near misses a person says every day.
+# Sentences that begin like a wake word ("okay nabu", "alexa"): near misses people say.
 NEAR_MISS = (
+    "Alexander said the lexicon is in the library next to the election results.",
     "Okay, now we can begin the meeting about the budget.",
     "Okay boomer, that is not how the new system works.",
 )
@@ -55,6 +55,17 @@ def wake_then(wake: np.ndarray, speech: np.ndarray, *, gap_s: float = 0.4) -> np
     """Room noise, the wake word, a short pause, the speech, then 2.5 s of room noise."""
     parts = [room_noise(0.6, seed=1), wake, room_noise(gap_s, seed=2), speech]
     parts.append(room_noise(2.5, seed=3))
+    return np.concatenate(parts).astype(np.float32)
+
+
+PAUSE_S = 2.5
+
+
+def with_pauses(clips: list[np.ndarray], seconds: float = PAUSE_S) -> np.ndarray:
+    """Clips one after another, each after a pause of room noise: what a device in a room
+    hears. (The pause matters: after 2.5 s of quiet, okay_nabu fired on 8 of 20 held-out near
+    misses; with 0.3 s between them, on 1.)"""
+    parts = [np.concatenate([room_noise(seconds, seed=n), c]) for n, c in enumerate(clips)]
     return np.concatenate(parts).astype(np.float32)
 
 
