@@ -26,19 +26,23 @@ HELD_VOICES = ("en-gb-x-rp", "en-us+m7", "en+klatt", "en-us+f2", "en-gb-x-gbclan
 SPEEDS = (130, 160)  # words per minute
 # Everyday sentences that are not a wake word.
 ORDINARY = (
-    "Hey, is Jarvis Street the one with the bakery?",
-    "My craft project needs more glue and some paper.",
     "A banana and an apple are on the kitchen table.",
     "Please send the report to the team before Friday afternoon.",
     "The weather today is cloudy with a chance of rain in the evening.",
     "Can you remind me to call my mother at six o'clock?",
     "The train to Boston leaves from platform nine at noon.",
+    "I need to buy milk, eggs and bread on the way home.",
+    "The children are playing football in the park after school.",
+    "Open the window, it is getting warm in here.",
 )
-# Sentences that begin like a wake word ("okay nabu", "alexa"): near misses people say.
+# Sentences with a sound close to a built-in wake word: "Alex..." (alexa), "okay, n..." (okay
+# nabu), "my craft" (hey mycroft), "hey, is Jarvis" (hey jarvis).
 NEAR_MISS = (
     "Alexander said the lexicon is in the library next to the election results.",
     "Okay, now we can begin the meeting about the budget.",
     "Okay boomer, that is not how the new system works.",
+    "My craft project needs more glue and some paper.",
+    "Hey, is Jarvis Street the one with the bakery?",
 )
 NOT_WAKE = ORDINARY + NEAR_MISS
 
