@@ -177,11 +177,15 @@ class Microphone:
         cfg: AudioConfig,
         *,
         level_callback: Callable[[float], None] | None = None,
+        listener: Callable[[np.ndarray, int], None] | None = None,
         command: Sequence[str] | None = None,
     ):
-        """``command``: what runs the capture process (tests run it with a fake PortAudio)."""
+        """``listener`` hears every block and the stream's sample count at its end, on the
+        capture thread (the wake word's listener); ``command``: what runs the capture process
+        (tests run it with a fake PortAudio)."""
         self.cfg = cfg
         self._level_callback = level_callback
+        self._listener = listener
         self._command = list(command or [sys.executable, "-m", "appliance.capture_process"])
         self._child: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
@@ -191,6 +195,8 @@ class Microphone:
         self._lock = threading.Lock()
         self._preroll: collections.deque[np.ndarray] = collections.deque()
         self._preroll_samples = 0
+        self._preroll_start = 0  # the stream's sample number of the pre-roll's first sample
+        self._heard = 0  # samples of the stream so far
         self._recording: Recording | None = None
         self._tail_deadline: float | None = None
         self._resampler: Resampler | None = None
@@ -290,12 +296,16 @@ class Microphone:
         )
 
     # -- recordings
-    def begin(self) -> Recording:
+    def begin(self, since: int | None = None) -> Recording:
+        """A recording from the pre-roll on; with ``since`` (a sample number of the stream),
+        only the part of it heard after that sample: a wake word's words stay out."""
         max_samples = int(self.cfg.max_recording_s * SAMPLE_RATE)
         with self._lock:
             preroll = (
                 np.concatenate(list(self._preroll)) if self._preroll else np.zeros(0, np.float32)
             )
+            if since is not None:
+                preroll = preroll[max(0, since - self._preroll_start) :]
             self._recording = Recording(preroll, max_samples)
             self._tail_deadline = None
             return self._recording
@@ -372,8 +382,17 @@ class Microphone:
                     self._tail_deadline = None
             self._preroll.append(block)
             self._preroll_samples += len(block)
+            self._heard += len(block)
+            heard = self._heard
             while self._preroll and self._preroll_samples - len(self._preroll[0]) >= keep:
-                self._preroll_samples -= len(self._preroll.popleft())
+                dropped = len(self._preroll.popleft())
+                self._preroll_samples -= dropped
+                self._preroll_start += dropped
+        if self._listener is not None:
+            try:
+                self._listener(block, heard)
+            except Exception:  # the listener's failure never stops the capture
+                log.exception("audio listener failed")
 
 
 def _read_message(stream: IO[bytes]) -> tuple[bytes | None, bytes]:

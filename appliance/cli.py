@@ -187,24 +187,49 @@ def type_into_virtual_host(items: list[Any], layout: str) -> tuple[str, int, flo
 
 
 def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[str, Any]:
-    """The whole pipeline on a file: source -> VAD -> model -> shaping -> reports -> host."""
-    from appliance.audio import FileSource
+    """The whole pipeline on a file: source -> VAD -> model -> shaping -> reports -> host.
+
+    With ``wake_word.trigger`` wake_word or both, only what follows a wake word is a
+    dictation (the file is a button held from start to end otherwise)."""
+    from appliance.audio import SAMPLE_RATE, FileSource, iter_blocks, paced
     from appliance.hid.keys import shown_text
     from appliance.pipeline import Pipeline
-    from appliance.text import TextShaper
+    from appliance.text import Piece, TextShaper
 
     t0 = time.perf_counter()
     pipeline = Pipeline.load(cfg)
     load_s = time.perf_counter() - t0
     source = FileSource(audio_path, realtime=realtime, block_ms=cfg.audio.block_ms)
-    session = pipeline.start()
-    t_feed = time.perf_counter()
-    for block in source.blocks():
-        session.feed(block)
-    feed_s = time.perf_counter() - t_feed
-    result = session.finish()
+    spans = [(0, len(source.audio))]
+    wake_words: list[dict[str, float]] = []
+    if cfg.wake_word.trigger != "button":
+        from appliance.hands_free import hands_free_dictations
+
+        found = hands_free_dictations(source.audio, cfg)
+        spans = [(d.start, d.end) for d in found]
+        wake_words = [
+            {"start_s": d.start / SAMPLE_RATE, "end_s": d.end / SAMPLE_RATE, "p": d.probability}
+            for d in found
+        ]
+    pieces: list[Piece] = []
+    dropped: list[tuple[str, str]] = []
+    timings: dict[str, float] = {"audio_s": 0.0, "vad_s": 0.0, "asr_s": 0.0}
+    feed_s = 0.0
+    for start, end in spans:
+        session = pipeline.start()
+        t_feed = time.perf_counter()
+        blocks = iter_blocks(source.audio[start:end], source.block)
+        for block in paced(blocks, 1.0 if realtime else 0.0):
+            session.feed(block)
+        feed_s += time.perf_counter() - t_feed
+        result = session.finish()
+        pieces += result.pieces
+        dropped += result.dropped
+        timings["audio_s"] += result.audio_s
+        for key, value in result.timings.items():
+            timings[key] = timings.get(key, 0.0) + value
     t_shape = time.perf_counter()
-    items = TextShaper(cfg.text).shape(result.pieces)  # as the daemon's dictation_typer does
+    items = TextShaper(cfg.text).shape(pieces)  # as the daemon's dictation_typer does
     shape_s = time.perf_counter() - t_shape
     typed, reports, type_s = type_into_virtual_host(items, cfg.hid.layout)
     from appliance.bench import peak_rss_mb
@@ -212,16 +237,16 @@ def simulate(cfg: Config, audio_path: Path, *, realtime: bool = False) -> dict[s
     return {
         "typed": typed,
         "shaped": shown_text(items),
-        "pieces": [{"text": p.text, "pause_before_s": p.pause_before_s} for p in result.pieces],
-        "dropped": [{"text": t, "reason": r} for t, r in result.dropped],
+        "pieces": [{"text": p.text, "pause_before_s": p.pause_before_s} for p in pieces],
+        "dropped": [{"text": t, "reason": r} for t, r in dropped],
+        "wake_words": wake_words,
         "reports": reports,
         "model": str(pipeline.model_dir),
         "peak_rss_mb": peak_rss_mb(),
         "timings": {
             "model_load_s": load_s,
-            "audio_s": result.audio_s,
             "feed_s": feed_s,
-            **result.timings,
+            **timings,
             "shape_s": shape_s,
             "type_s": type_s,
         },
@@ -235,10 +260,12 @@ def print_simulation(out: dict[str, Any]) -> None:
     print(f"stage  audio           {t['audio_s']:7.2f} s of recording")
     print(f"stage  vad             {t['vad_s']:7.2f} s (streaming, {len(out['pieces'])} segments)")
     print(f"stage  transcribe      {t['asr_s']:7.2f} s in the model")
-    print(f"stage  release->text   {t['release_to_transcript_s']:7.2f} s after the recording ended")
+    print(f"stage  release->text   {t.get('release_to_transcript_s', 0.0):7.2f} s after the end")
     print(f"stage  shape           {t['shape_s']:7.3f} s")
     print(f"stage  type            {t['type_s']:7.3f} s ({out['reports']} HID reports)")
     print(f"peak memory            {out['peak_rss_mb']:7.0f} MB")
+    for w in out["wake_words"]:
+        print(f"wake word heard: dictation {w['start_s']:.2f}-{w['end_s']:.2f} s (p={w['p']:.2f})")
     for d in out["dropped"]:
         print(f"dropped {d['text']!r}: {d['reason']}")
     print("the host received:")

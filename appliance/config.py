@@ -475,6 +475,62 @@ class DaemonConfig:
     )
 
 
+BUILTIN_WAKE_WORDS = ["okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"]
+
+
+@dataclass(frozen=True)
+class WakeWordConfig:
+    trigger: Literal["button", "wake_word", "both"] = _opt(
+        "button",
+        "What starts a dictation: button; wake_word (say the wake word, then speak; the "
+        "dictation ends after end_silence_s of silence or at audio.max_recording_s; no button "
+        "is used); both (the button as ever, and it also ends a hands-free dictation). The "
+        "wake word itself is never typed.",
+        choices=["button", "wake_word", "both"],
+    )
+    model: str = _opt(
+        "alexa",
+        "The wake word: a model shipped with pymicro-wakeword (alexa, okay_nabu, hey_mycroft, "
+        "hey_jarvis; alexa was the only one with no false start on near misses, "
+        "docs/wake-word.md) or the path of a microWakeWord model's .json file, its .tflite "
+        "beside it (docs/wake-word.md).",
+    )
+    probability_cutoff: float = _opt(
+        0.0,
+        "Detection threshold on the model's averaged probability; 0 = the one measured for "
+        "a built-in model (alexa: 0.99), else the model's own (its .json). Higher: fewer "
+        "false starts, more missed wake words.",
+        min=0.0,
+        max=0.999,
+    )
+    sliding_window: int = _opt(
+        0,
+        "How many of the model's outputs (30 ms apart) are averaged; 0 = the model's own.",
+        min=0,
+        max=50,
+    )
+    cooldown_s: float = _opt(
+        2.0,
+        "After a detection, and after a hands-free dictation, the wake word is not listened "
+        "for this long: one utterance never starts two dictations.",
+        min=0.0,
+        max=60.0,
+    )
+    end_silence_s: float = _opt(
+        1.5,
+        "A hands-free dictation ends after this much silence following speech (Silero VAD "
+        "at vad.threshold).",
+        min=0.3,
+        max=10.0,
+    )
+    start_timeout_s: float = _opt(
+        5.0,
+        "A hands-free dictation in which nobody speaks ends after this long (nothing typed).",
+        min=1.0,
+        max=60.0,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig, metadata={"doc": "Microphone."})
@@ -494,6 +550,10 @@ class Config:
     leds: LedConfig = field(default_factory=LedConfig, metadata={"doc": "Status LEDs."})
     oled: OledConfig = field(default_factory=OledConfig, metadata={"doc": "OLED display."})
     daemon: DaemonConfig = field(default_factory=DaemonConfig, metadata={"doc": "Service."})
+    wake_word: WakeWordConfig = field(
+        default_factory=WakeWordConfig,
+        metadata={"doc": "Hands-free: a wake word starts dictations."},
+    )
 
 
 class ConfigError(ValueError):

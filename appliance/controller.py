@@ -26,10 +26,12 @@ from appliance.events import (
     ModelFailed,
     ModelLoaded,
     RecordingEnded,
+    SpeechEnded,
     Tick,
     Transcribed,
     Triggered,
     Typed,
+    WakeWordHeard,
     WorkerDone,
 )
 from appliance.health import OPENING_MICROPHONE, Health, Problem
@@ -91,6 +93,7 @@ class Controller:
         self._stopping = False
         self._presses: list[float] = []  # a gesture's presses so far (double, triple)
         self._typed_since_press = False  # the last press's recording typed something
+        self._wake_episode: int | None = None  # the recording a wake word started
 
     # ---------------------------------------------------------------- events
     def start(self) -> None:
@@ -102,6 +105,12 @@ class Controller:
         match event:
             case Triggered(button):
                 self._on_button(button)
+            case WakeWordHeard(episode, at_sample) if self.state is State.READY:
+                log.info("wake word: hands-free dictation %d", episode)
+                self._start_recording(since=at_sample, wake_episode=episode)
+            case SpeechEnded(episode) if self.state is State.RECORDING:
+                if episode == self._wake_episode:
+                    self._stop_recording()
             case ModelLoaded(engine):
                 self._engine = engine
                 if self.language != self.cfg.asr.language:
@@ -250,18 +259,28 @@ class Controller:
         self._workers.type(self._gen, job, None)
 
     # ---------------------------------------------------------------- recording
-    def _start_recording(self) -> None:
+    def _start_recording(
+        self, *, since: int | None = None, wake_episode: int | None = None
+    ) -> None:
+        """``since``/``wake_episode``: a wake word started it; the audio after the wake word
+        is the recording (the button's pre-roll would hold the wake word)."""
         mic, typist, engine = self._health.microphone, self._health.typist, self._engine
         assert mic is not None and typist is not None and engine is not None
         self._gen += 1
+        self._wake_episode = wake_episode
+        if wake_episode is not None:
+            self._stop_on_release = False  # no button is held
         try:
-            recording = mic.begin()
+            recording = mic.begin() if since is None else mic.begin(since)
         except Exception as exc:
             self._error(self._health.microphone_lost(exc))
             return
         self._job = job = self._typer.begin(typist)
         self._session = session = engine.start(on_piece=job.on_piece)
-        self._enter(State.RECORDING)
+        if wake_episode is None:
+            self._enter(State.RECORDING)
+        else:
+            self._enter(State.RECORDING, "Hands-free", wake_episode=wake_episode)
         self._timer.start()
         self._meter.arm(True)
         timeout = self.cfg.audio.open_timeout_s

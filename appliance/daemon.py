@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.config import Config, ConfigError
 from appliance.controller import Controller
@@ -27,9 +27,12 @@ from appliance.events import Event, StopRequested, Tick, Triggered
 from appliance.health import Health
 from appliance.language_choice import LanguageStore
 from appliance.notify import Notifier
-from appliance.parts import LevelFn, Microphone, Parts
+from appliance.parts import AudioListener, LevelFn, Microphone, Parts
 from appliance.status import Publisher, State, Status, StatusBus, Topic
 from appliance.ui.button import ButtonEvent
+
+if TYPE_CHECKING:
+    from appliance.wake_trigger import WakeWordTrigger
 from appliance.workers import LevelMeter, ThreadWorkers
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,10 @@ class Daemon:
         """The button's callback (any thread)."""
         self._events.put(Triggered(ButtonEvent(event)))
 
+    def post(self, event: Event) -> None:
+        """An event from another trigger (the wake word's thread)."""
+        self._events.put(event)
+
     def stop(self) -> None:
         """Ask the daemon to stop (SIGTERM): stop recording, release all keys, exit."""
         self._events.put(StopRequested())
@@ -136,11 +143,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def real_parts(cfg: Config, bus: StatusBus | None = None) -> Parts:
+def real_parts(
+    cfg: Config, bus: StatusBus | None = None, *, listener: AudioListener | None = None
+) -> Parts:
     """The real engine, microphone and typist (on the USB gadget's HID device).
 
     With a remote engine (asr.engine) it claims the ENGINE topic of ``bus``: it says who
-    transcribed each dictation."""
+    transcribed each dictation. ``listener`` hears the microphone's every block (the wake
+    word's trigger)."""
     engine_topic = None
     if cfg.asr.engine != "local" and bus is not None:
         engine_topic = bus.publisher(Topic.ENGINE, "remote engine")
@@ -157,7 +167,7 @@ def real_parts(cfg: Config, bus: StatusBus | None = None) -> Parts:
     def open_microphone(level: LevelFn) -> Microphone:
         from appliance.audio import Microphone as Mic
 
-        return Mic(cfg.audio, level_callback=level)
+        return Mic(cfg.audio, level_callback=level, listener=listener)
 
     def open_typist(text: Publisher) -> Typist:
         if not Path(cfg.hid.device).exists():
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     setup_logging("debug" if args.verbose else cfg.daemon.log_level)
     bus = StatusBus()
     bus.subscribe(_log_status, replay=False)
+    wake = open_wake_trigger(cfg, bus)  # first: an unusable model is a config error
     notifier = Notifier()
     base = ScreenModel(
         model=Path(cfg.asr.model).name,
@@ -237,13 +248,18 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
     wired = cfg.leds.kind != "none"
     leds = open_leds(cfg.leds, bus, factory=factory) if factory or not wired else None
     status_file = open_status_file(bus, cache_root())
-    daemon = Daemon(
-        cfg, bus, real_parts(cfg, bus), notifier=notifier, languages=LanguageStore(cache_root())
-    )
-    button = open_button(cfg.button, daemon.trigger)
+    parts = real_parts(cfg, bus, listener=wake.hear if wake is not None else None)
+    daemon = Daemon(cfg, bus, parts, notifier=notifier, languages=LanguageStore(cache_root()))
+    # wake_word alone: no button (nor GPIO) is needed; both: the button works as ever
+    wake_only = cfg.wake_word.trigger == "wake_word"
+    button = None if wake_only else open_button(cfg.button, daemon.trigger)
+    if wake is not None:
+        wake.start(daemon.post)
     try:
         return daemon.run()
     finally:
+        if wake is not None:
+            wake.close()
         status_file.close()
         if button is not None:
             button.close()
@@ -251,6 +267,18 @@ def run(args: argparse.Namespace, cfg: Config) -> int:
             oled.close(final=State.STOPPED)
         if leds is not None:
             leds.close()
+
+
+def open_wake_trigger(cfg: Config, bus: StatusBus) -> WakeWordTrigger | None:
+    """The wake word's trigger when ``wake_word.trigger`` asks for it (its model loads here:
+    a model that cannot be used is a config error, shown like any other)."""
+    if cfg.wake_word.trigger == "button":
+        return None
+    from appliance.wake_trigger import WakeWordTrigger
+
+    wake = WakeWordTrigger(cfg, bus)
+    log.info("listening for the wake word %r", wake.detector.phrase)
+    return wake
 
 
 def _log_status(status: Status) -> None:

@@ -22,6 +22,23 @@ class Triggered:
 
 
 @dataclass(frozen=True)
+class WakeWordHeard:
+    """The wake word was said (:mod:`appliance.wake_trigger`): a hands-free dictation starts
+    with the audio after it; ``episode`` names it for its :class:`SpeechEnded`."""
+
+    episode: int
+    at_sample: int
+    """The microphone's count of samples at the end of the wake word (see Microphone.begin)."""
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """The speaker of hands-free dictation ``episode`` has been silent long enough."""
+
+    episode: int
+
+
+@dataclass(frozen=True)
 class ModelLoaded:
     """The engine is warm: the first dictation will not wait for it."""
 
@@ -68,4 +85,14 @@ class StopRequested:
     """SIGTERM, SIGINT or :meth:`appliance.daemon.Daemon.stop`."""
 
 
-Event = Triggered | ModelLoaded | ModelFailed | RecordingEnded | Transcribed | Typed | Tick
+Event = (
+    Triggered
+    | WakeWordHeard
+    | SpeechEnded
+    | ModelLoaded
+    | ModelFailed
+    | RecordingEnded
+    | Transcribed
+    | Typed
+    | Tick
+)

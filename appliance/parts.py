@@ -19,6 +19,8 @@ from appliance.hid.device import udc_configured
 from appliance.status import Publisher
 
 LevelFn = Callable[[float], None]
+AudioListener = Callable[[np.ndarray, int], None]
+"""Hears every block of the microphone and the stream's sample count at its end."""
 
 
 class Recording(Protocol):
@@ -44,7 +46,10 @@ class Microphone(Protocol):
         """Begins opening the device; returns before it is open (never blocks the loop)."""
 
     def close(self) -> None: ...
-    def begin(self) -> Recording: ...
+    def begin(self, since: int | None = None) -> Recording:
+        """A recording with the pre-roll (None), or only what was heard after sample ``since``
+        of the stream (the wake word's end: its words are not typed)."""
+
     def end(self) -> None:
         """The recording ends after the tail (``audio.tail_s``)."""
 

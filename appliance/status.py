@@ -42,6 +42,7 @@ class Topic(StrEnum):
     ERROR = "error"  # value: short code; message: plain words
     LANGUAGE = "language"  # value: the language code dictations are transcribed in
     ENGINE = "engine"  # value: who transcribed the last dictation; extra fallback: bool
+    LISTENING = "listening"  # value: the wake word listened for while ready ("" = not)
 
 
 @dataclass(frozen=True)

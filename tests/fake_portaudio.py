@@ -3,7 +3,9 @@
 ``python tests/fake_portaudio.py SPEC REQUEST`` runs :mod:`appliance.capture_process` with
 this fake installed as ``pyaudio``: SPEC (JSON) lists the devices and how the stream fails
 (``fail_after`` reads: PortAudio's read error; ``crash_after``: the process aborts, as
-PortAudio does on a vanished card; ``hang_after``: the read never returns, a stalled driver).
+PortAudio does on a vanished card; ``hang_after``: the read never returns, a stalled driver;
+``wav``: a 16-bit mono WAV at the device's rate is what the microphone hears, then silence;
+``speed``: that many times real time).
 """
 
 from __future__ import annotations
@@ -27,15 +29,20 @@ HDMI = {"index": 0, "name": "vc4-hdmi-0", "maxInputChannels": 0, "defaultSampleR
 
 
 class FakeStream:
-    """A 300 Hz tone at the device's rate, in real time."""
+    """A 300 Hz tone at the device's rate, in real time (or the ``wav`` file's samples)."""
 
     def __init__(self, rate: int, channels: int, spec: dict[str, Any]):
         self.rate, self.channels, self.spec = rate, channels, spec
         self.reads = 0
         self.t = 0
+        self.wav: np.ndarray | None = None
+        if "wav" in spec:
+            import soundfile
+
+            self.wav, _ = soundfile.read(spec["wav"], dtype="int16")
 
     def read(self, frames: int, exception_on_overflow: bool = True) -> bytes:
-        time.sleep(frames / self.rate)
+        time.sleep(frames / self.rate / float(self.spec.get("speed", 1.0)))
         self.reads += 1
         if self.reads > self.spec.get("fail_after", float("inf")):
             raise OSError(-9999, "Unanticipated host error")
@@ -45,6 +52,11 @@ class FakeStream:
             time.sleep(3600)
         n = np.arange(self.t, self.t + frames)
         self.t += frames
+        if self.wav is not None:
+            heard = np.zeros(frames, np.int16)
+            part = self.wav[n[0] : n[0] + frames]
+            heard[: len(part)] = part
+            return np.repeat(heard, self.channels).tobytes()
         tone = (0.3 * np.sin(2 * np.pi * 300 * n / self.rate) * 32767).astype(np.int16)
         return np.repeat(tone, self.channels).tobytes()
 

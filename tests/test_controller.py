@@ -402,8 +402,19 @@ def test_each_status_topic_has_one_publisher() -> None:
             open_typist=lambda text: Typist(parts.host, "us", text=text),
         ),
     )
+    from appliance.wake_trigger import WakeWordTrigger
+
+    WakeWordTrigger(Config(), bus).close()  # `run` adds it with wake_word.trigger set
+    from appliance.config import with_overrides
+    from appliance.daemon import real_parts
+
+    # with a remote engine (asr.engine) the real parts claim the ENGINE topic
+    remote = {"engine": "wyoming"}, {"url": "tcp://127.0.0.1:10300"}
+    real_parts(with_overrides(Config(), asr=remote[0], remote=remote[1]), bus)
     owners = bus.owners()
     assert set(owners) == set(Topic)
+    assert owners[Topic.LISTENING] == "wake word"
+    assert owners[Topic.ENGINE] == "remote engine"
     assert owners[Topic.HOST] == owners[Topic.MICROPHONE] == "health"
     assert owners[Topic.TEXT] == "typist"
     assert owners[Topic.STATE] == "controller"

@@ -133,7 +133,7 @@ class FakeMic:
     def close(self) -> None:
         self.running = False
 
-    def begin(self) -> FakeRecording:
+    def begin(self, since: int | None = None) -> FakeRecording:
         with self.lock:
             self.rec = FakeRecording()
             return self.rec

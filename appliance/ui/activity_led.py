@@ -24,6 +24,7 @@ NAMES = ("ACT", "led0")  # Raspberry Pi OS Bookworm's name first, then the older
 TIMING: dict[str, tuple[float, float] | None] = {
     "starting": (0.8, 0.8),
     "ready": (0.05, 1.95),
+    "listening": (0.05, 0.45),  # ready, and listening for the wake word: twice a second
     "recording": None,
     "warning": (0.1, 0.1),
     "transcribing": (0.4, 0.4),

@@ -2,6 +2,8 @@
 
     starting      slow blink (green / white)
     ready         steady (single LED: dimmed; dual: green; rgb: green)
+    listening     ready, and listening for the wake word: steady (single: half; dual: green;
+                  rgb: blue)
     recording     on (single: full; dual: red; rgb: red)
     warning       recording near its maximum: fast blink in the recording colour
     transcribing  blinking (dual: green; rgb: blue)
@@ -54,6 +56,7 @@ class Pattern:
 PATTERNS: dict[str, Pattern] = {
     "starting": Pattern("starting", "blink", GREEN, slow=True),
     "ready": Pattern("ready", "steady", GREEN, level=0.15),
+    "listening": Pattern("listening", "steady", BLUE, level=0.5),
     "recording": Pattern("recording", "steady", RED),
     "warning": Pattern("warning", "fast", AMBER),
     "transcribing": Pattern("transcribing", "blink", BLUE),
@@ -63,9 +66,11 @@ PATTERNS: dict[str, Pattern] = {
 }
 
 
-def pattern_for(state: State, *, warning: bool = False) -> Pattern:
+def pattern_for(state: State, *, warning: bool = False, listening: bool = False) -> Pattern:
     if state is State.RECORDING and warning:
         return PATTERNS["warning"]
+    if state is State.READY and listening:
+        return PATTERNS["listening"]
     return PATTERNS[state.value]
 
 
@@ -190,6 +195,7 @@ class LedListener:
         self.leds = leds
         self._state = State.STARTING
         self._warning = False
+        self._listening = False
         self._lock = threading.Lock()
         self._answer: threading.Timer | None = None
         self._fallback_typed = False
@@ -208,13 +214,15 @@ class LedListener:
             return
         elif status.topic is Topic.WARNING:
             self._warning = status.value == "max_recording"
+        elif status.topic is Topic.LISTENING:
+            self._listening = bool(status.value)
         else:
             return
         with self._lock:
             if self._answer is not None:
                 self._answer.cancel()
                 self._answer = None
-        self.leds.show(pattern_for(self._state, warning=self._warning))
+        self.leds.show(self._pattern())
         if self._state is State.READY and self._fallback_typed:
             self._fallback_typed = False
             self._answer_gesture()
@@ -235,7 +243,10 @@ class LedListener:
             if self._answer is not timer:  # a newer answer began as this one ended
                 return
             self._answer = None
-            self.leds.show(pattern_for(self._state, warning=self._warning))
+            self.leds.show(self._pattern())
+
+    def _pattern(self) -> Pattern:
+        return pattern_for(self._state, warning=self._warning, listening=self._listening)
 
 
 def open_leds(cfg: LedConfig, bus: StatusBus, *, factory: Any = None) -> StatusLight | None:

@@ -112,6 +112,8 @@ class Oled:
             elif t is Topic.ENGINE:
                 fallback = status.extra.get("fallback", False)
                 m = m.with_(engine=f"{status.value}, server failed" if fallback else status.value)
+            elif t is Topic.LISTENING:
+                m = m.with_(listening=str(status.value or ""))
             else:
                 return
             if m != self.model:

@@ -34,6 +34,7 @@ class ScreenModel:
     language: str = ""
     layout: str = ""
     engine: str = ""  # who transcribed the last dictation, with a remote engine configured
+    listening: str = ""  # the wake word listened for while ready ("" = the button only)
     frame: int = 0  # animation frame (spinner, blinking dot)
 
     def with_(self, **changes: Any) -> ScreenModel:
@@ -153,8 +154,10 @@ def _draw_ready(d: ImageDraw.ImageDraw, m: ScreenModel, w: int, h: int, tall: bo
     f = font()
     big = font(18 if tall else 14)
     _title(d, "", w, _host_tag(m))
-    d.text((0, 8 if tall else 2), "Ready", font=big, fill=1)
+    d.text((0, 8 if tall else 2), "Listening" if m.listening else "Ready", font=big, fill=1)
     info = " · ".join(x for x in (m.model, m.language, m.engine) if x)
+    if m.listening:  # what to say stands where the model's name stood
+        info = f"Say \u201c{m.listening}\u201d"
     if tall:
         d.text((0, 31), _fit(info, w), font=f, fill=1)
         host = "Host connected" if m.host else "Host not connected" if m.host is False else ""

@@ -272,6 +272,30 @@ def test_arm64_types_what_x86_types(installed: Path, recording: str) -> None:
     assert word_distance(words(x86_text), words(arm_text)) <= 1, (x86_text, arm_text)
 
 
+WAKE_CHECK = """
+import platform
+from appliance.audio import load_audio
+from appliance.config import WakeWordConfig
+from appliance.wake_word import WakeWordDetector
+detector, audio = WakeWordDetector(WakeWordConfig(model="alexa")), load_audio("/tmp/alexa.wav")
+heard = any(detector.feed(audio[i : i + 512]) for i in range(0, len(audio), 512))
+print(platform.machine(), heard)
+"""
+
+
+def test_arm64_hears_the_wake_word(installed: Path) -> None:
+    """pymicro-wakeword's aarch64 wheel (its own TFLite C library) as the installer put it
+    in the venv: the installed appliance's detector hears espeak-ng's "alexa"."""
+    import soundfile
+
+    from tests.wake_audio import padded, wake_word
+
+    soundfile.write(installed / "tmp" / "alexa.wav", padded(wake_word("alexa", "en-us")), 16000)
+    proc = in_chroot(installed, "/opt/stt-keyboard/venv/bin/python", "-c", WAKE_CHECK)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-2:] == ["aarch64", "True"], proc.stdout
+
+
 @pytest.mark.skipif(
     os.environ.get("STT_KEYBOARD_ARM64_BOOT", "1") == "0", reason="STT_KEYBOARD_ARM64_BOOT=0"
 )
