@@ -39,7 +39,7 @@ from appliance.hid.device import HostAbsent
 from appliance.history import ShaperMemory, crosses_enter
 from appliance.language_choice import LanguageStore, language_cycle
 from appliance.notify import Notifier
-from appliance.parts import Microphone
+from appliance.parts import BluetoothControl, Microphone
 from appliance.recording_timer import RecordingTimer
 from appliance.status import State, StatusBus, Topic
 from appliance.ui.button import ButtonEvent
@@ -63,8 +63,11 @@ class Controller:
         notifier: Notifier,
         clock: Callable[[], float],
         languages: LanguageStore | None = None,
+        bluetooth: BluetoothControl | None = None,
     ) -> None:
-        """``languages``: where the language chosen by the gesture is kept (None: not kept)."""
+        """``languages``: where the language chosen by the gesture is kept (None: not kept);
+        ``bluetooth``: the Bluetooth keyboard's pairing and host choice (hid.output)."""
+        self._bluetooth = bluetooth
         self.cfg = cfg
         self._clock = clock
         self._state_topic = bus.publisher(Topic.STATE, "controller")
@@ -207,8 +210,44 @@ class Controller:
             self._undo()
         elif count == 3:
             self._retype()
-        else:
+        elif count == 4:
             self._next_language()
+        elif count == 5:
+            self._toggle_pairing()
+        else:
+            self._next_host()
+
+    def _toggle_pairing(self) -> None:
+        """Five presses: Bluetooth pairing mode on (a new host may pair), or off again."""
+        if self._bluetooth is None:
+            self._warning_topic.publish("bluetooth", "Bluetooth is off (hid.output)")
+            return
+        on = not self._bluetooth.pairing
+        try:
+            self._bluetooth.set_pairing(on)
+        except Exception as exc:  # BlueZ away: said, and the device keeps working on USB
+            log.warning("bluetooth: pairing mode: %s", exc)
+            self._warning_topic.publish("bluetooth", f"Bluetooth: {exc}")
+            return
+        name = self.cfg.bluetooth.name
+        self._warning_topic.publish(
+            "bluetooth", f"Pairing: add '{name}' on the host" if on else "Pairing off"
+        )
+
+    def _next_host(self) -> None:
+        """Six presses: type to the next paired Bluetooth host."""
+        if self._bluetooth is None:
+            self._warning_topic.publish("bluetooth", "Bluetooth is off (hid.output)")
+            return
+        try:
+            host = self._bluetooth.select_next_host()
+        except Exception as exc:
+            log.warning("bluetooth: next host: %s", exc)
+            self._warning_topic.publish("bluetooth", f"Bluetooth: {exc}")
+            return
+        self._warning_topic.publish(
+            "bluetooth", f"Typing to {host.name}" if host else "No paired host yet"
+        )
 
     def _next_language(self) -> None:
         if len(self._cycle) < 2 or self._engine is None:

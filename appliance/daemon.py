@@ -25,6 +25,7 @@ from appliance.dictation_typer import DictationTyper, Typist
 from appliance.engine import Engine, ProgressFn
 from appliance.events import Event, StopRequested, Tick, Triggered
 from appliance.health import Health
+from appliance.hid.device import udc_configured
 from appliance.language_choice import LanguageStore
 from appliance.notify import Notifier
 from appliance.parts import AudioListener, LevelFn, Microphone, Parts
@@ -80,6 +81,7 @@ class Daemon:
             notifier=self.notifier,
             clock=clock,
             languages=languages,
+            bluetooth=parts.bluetooth,
         )
 
     @property
@@ -169,14 +171,37 @@ def real_parts(
 
         return Mic(cfg.audio, level_callback=level, listener=listener)
 
+    link = None
+    if cfg.hid.output != "usb":
+        from appliance.bluetooth.link import BluetoothLink
+
+        link = BluetoothLink(cfg)
+
     def open_typist(text: Publisher) -> Typist:
-        if not Path(cfg.hid.device).exists():
-            raise FileNotFoundError(2, "No such file or directory", cfg.hid.device)
         from appliance.hid import Typist as HidTypist
 
-        return HidTypist.from_config(cfg.hid, text=text)
+        if link is None:  # the USB gadget only
+            if not Path(cfg.hid.device).exists():
+                raise FileNotFoundError(2, "No such file or directory", cfg.hid.device)
+            return HidTypist.from_config(cfg.hid, text=text)
+        if cfg.hid.output == "bluetooth":
+            return HidTypist.from_config(cfg.hid, link.open(), text=text)
+        from appliance.hid.device import HidDevice
+        from appliance.hid.either_output import EitherOutput
 
-    return Parts(load_engine, open_microphone, open_typist)
+        usb = HidDevice(cfg.hid.device, cfg.hid.write_timeout_s)
+        return HidTypist.from_config(
+            cfg.hid, EitherOutput(usb, link.open(), udc_configured), text=text
+        )
+
+    if link is None:
+        return Parts(load_engine, open_microphone, open_typist)
+    usb_too = cfg.hid.output == "both"
+
+    def host_connected() -> bool:
+        return (usb_too and udc_configured()) or link.connected()
+
+    return Parts(load_engine, open_microphone, open_typist, host_connected, bluetooth=link)
 
 
 def publish_config_error(bus: StatusBus, error: ConfigError) -> None:

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Install STT Keyboard on Raspberry Pi OS (Bookworm, 64-bit) on a Pi 4 or Pi 5.
 #
-#   sudo sh scripts/install.sh [--model NAME] [--oled] [--read-only-root] [--no-model]
-#                              [--no-venv] [--no-apt]
+#   sudo sh scripts/install.sh [--model NAME] [--oled] [--read-only-root] [--bluetooth]
+#                              [--no-model] [--no-venv] [--no-apt]
 #   sh scripts/install.sh --root DIR ...   # into a scratch root: no apt, no systemctl, no
 #                                          # useradd; what would run goes to DIR/var/lib/
 #                                          # stt-keyboard-install/plan.txt
@@ -14,6 +14,8 @@
 # --read-only-root: from the next boot the root file system is read-only and writes go to RAM
 # (Debian's overlayroot), so a power cut cannot corrupt it; the settings move to the boot
 # partition (/boot/firmware/stt-keyboard.yaml), which the service then reads.
+# --bluetooth: BlueZ set up for the Bluetooth LE keyboard (hid.output bluetooth or both):
+# bluetoothd runs with the device's settings file (LE only, pairable only in pairing mode).
 set -eu
 
 PROG=stt-keyboard-install
@@ -26,6 +28,7 @@ DO_MODEL=1
 DO_APT=1
 WANT_OLED=0
 READ_ONLY_ROOT=0
+BLUETOOTH=0
 BEGIN="# >>> stt-keyboard (managed by scripts/install.sh; remove with scripts/uninstall.sh)"
 END="# <<< stt-keyboard"
 # libxkbcommon-dev: PyPI has no wheel of the xkbcommon binding; pip builds it against the headers
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --model=*) MODEL=${1#--model=}; MODEL_GIVEN=1 ;;
         --oled) WANT_OLED=1 ;;
         --read-only-root) READ_ONLY_ROOT=1 ;;
+        --bluetooth) BLUETOOTH=1 ;;
         --no-model) DO_MODEL=0 ;;
         --no-venv) DO_VENV=0 ;;
         --no-apt) DO_APT=0 ;;
@@ -107,6 +111,7 @@ fi
 # busybox: overlayroot's boot script needs grep in the initramfs, which initramfs-tools gets
 # from busybox (without it the overlay fails at boot and the root is left as it was).
 [ "$READ_ONLY_ROOT" = 1 ] && APT_PACKAGES="$APT_PACKAGES overlayroot busybox"
+[ "$BLUETOOTH" = 1 ] && APT_PACKAGES="$APT_PACKAGES bluez"
 if [ "$DO_APT" = 1 ]; then
     say "system packages: $APT_PACKAGES"
     apt-get update -q
@@ -221,6 +226,7 @@ if [ -n "$ROOT" ]; then
     for g in audio gpio i2c stt-hid; do
         echo "usermod -aG $g stt-keyboard" >>"$PLAN"
     done
+    [ "$BLUETOOTH" = 1 ] && echo "usermod -aG bluetooth stt-keyboard" >>"$PLAN"
 else
     for g in gpio i2c stt-hid; do
         getent group "$g" >/dev/null || groupadd --system "$g"
@@ -230,6 +236,8 @@ else
             --shell /usr/sbin/nologin --comment "STT Keyboard" stt-keyboard
     fi
     usermod -aG audio,gpio,i2c,stt-hid stt-keyboard
+    # BlueZ's D-Bus policy lets the bluetooth group talk to bluetoothd
+    [ "$BLUETOOTH" = 1 ] && usermod -aG bluetooth stt-keyboard
 fi
 mkdir -p "$ROOT/var/lib/stt-keyboard"
 act chown -R stt-keyboard:stt-keyboard /var/lib/stt-keyboard
@@ -320,6 +328,25 @@ if [ "$READ_ONLY_ROOT" = 1 ]; then
         echo 'overlayroot="tmpfs:recurse=0"'
     } >"$OVERLAYROOT_CONF"
     act update-initramfs -u -k all
+fi
+
+# ---------------------------------------------------------------- Bluetooth
+BT_DROPIN="$ROOT/etc/systemd/system/bluetooth.service.d/stt-keyboard.conf"
+if [ "$BLUETOOTH" = 1 ]; then
+    # The system's /etc/bluetooth/main.conf is left as it is: bluetoothd reads ours instead.
+    say "Bluetooth: bluetoothd with /etc/stt-keyboard/bluetooth-main.conf (LE only; pairing: the gesture)"
+    mkdir -p "$ETC"
+    install -m 0644 "$SRC/systemd/bluetooth/main.conf" "$ETC/bluetooth-main.conf"
+    mkdir -p "$(dirname "$BT_DROPIN")"
+    {
+        echo "# managed by scripts/install.sh --bluetooth; scripts/uninstall.sh removes it"
+        echo "[Service]"
+        echo "ExecStart="
+        echo "ExecStart=/usr/libexec/bluetooth/bluetoothd -f /etc/stt-keyboard/bluetooth-main.conf"
+    } >"$BT_DROPIN"
+    act systemctl daemon-reload
+    act systemctl enable bluetooth.service
+    act systemctl restart bluetooth.service
 fi
 
 # ---------------------------------------------------------------- what next

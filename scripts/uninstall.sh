@@ -70,6 +70,14 @@ rm -f "$ROOT/etc/systemd/system/multi-user.target.wants/stt-keyboard.service" \
     "$ROOT/etc/udev/rules.d/99-stt-keyboard.rules" \
     "$ROOT/usr/local/sbin/stt-keyboard-gadget" \
     "$ROOT/usr/local/bin/stt-keyboard"
+# install.sh --bluetooth: bluetoothd back to the system's own settings
+if [ -f "$ROOT/etc/systemd/system/bluetooth.service.d/stt-keyboard.conf" ]; then
+    rm -f "$ROOT/etc/systemd/system/bluetooth.service.d/stt-keyboard.conf" \
+        "$ROOT/etc/stt-keyboard/bluetooth-main.conf"
+    rmdir "$ROOT/etc/systemd/system/bluetooth.service.d" 2>/dev/null || true
+    act systemctl daemon-reload
+    act systemctl restart bluetooth.service
+fi
 # the remote engine's network drop-in (stt-keyboard config network), if one was written
 rm -f "$ROOT/etc/systemd/system/stt-keyboard.service.d/remote-engine.conf"
 rmdir "$ROOT/etc/systemd/system/stt-keyboard.service.d" 2>/dev/null || true

@@ -259,6 +259,7 @@ class Rig:
         text: dict[str, Any] | None = None,
         asr: dict[str, Any] | None = None,
         languages: LanguageStore | None = None,
+        bluetooth: Any = None,
     ):
         """``button``, ``text``, ``asr``: more settings of those sections."""
         Device.pin_factory = MockFactory(pin_class=MockPWMPin)
@@ -298,6 +299,7 @@ class Rig:
                 open_microphone=mic or (lambda level: FakeMic(self.world, level)),
                 open_typist=self._typist,
                 host_connected=lambda: self.world.host_connected,
+                bluetooth=bluetooth,
             ),
             notifier=notifier,
             tick_s=0.02,

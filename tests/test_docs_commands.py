@@ -19,6 +19,7 @@ MINE = [
     "hardware.md",
     "security.md",
     "remote.md",
+    "bluetooth.md",
 ]
 
 

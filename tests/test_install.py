@@ -292,6 +292,44 @@ def test_without_the_option_nothing_becomes_read_only(tmp_path):
     assert "overlayroot" not in plan and "update-initramfs" not in plan
 
 
+def test_bluetooth_option_points_bluetoothd_at_our_settings_and_uninstall_reverts(tmp_path):
+    """--bluetooth (issue 15, item 4): the device's BlueZ settings (LE only, pairable only in
+    pairing mode) through a drop-in, the system's main.conf untouched, the service user in
+    the bluetooth group; uninstall removes both files and restarts bluetoothd."""
+    root = scratch_root(tmp_path)
+    install(root, "--bluetooth")
+    dropin = root / "etc/systemd/system/bluetooth.service.d/stt-keyboard.conf"
+    lines = dropin.read_text().splitlines()
+    assert "ExecStart=" in lines
+    assert (
+        "ExecStart=/usr/libexec/bluetooth/bluetoothd -f /etc/stt-keyboard/bluetooth-main.conf"
+        in lines
+    )
+    conf = (root / "etc/stt-keyboard/bluetooth-main.conf").read_text()
+    assert "ControllerMode = le" in conf and "AlwaysPairable = false" in conf
+    assert conf == (ROOT / "systemd/bluetooth/main.conf").read_text(), "the file the QEMU test ran"
+    assert not (root / "etc/bluetooth/main.conf").exists()
+    plan = (root / "var/lib/stt-keyboard-install/plan.txt").read_text()
+    assert "usermod -aG bluetooth stt-keyboard" in plan
+    assert "systemctl restart bluetooth.service" in plan
+
+    proc = subprocess.run(
+        ["sh", str(UNINSTALL), "--root", str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not dropin.exists() and not (root / "etc/stt-keyboard/bluetooth-main.conf").exists()
+    undo = (root / "var/lib/stt-keyboard-install/uninstall-plan.txt").read_text()
+    assert "systemctl restart bluetooth.service" in undo
+
+
+def test_without_bluetooth_bluez_is_left_alone(tmp_path):
+    root = scratch_root(tmp_path)
+    install(root)
+    assert not (root / "etc/systemd/system/bluetooth.service.d").exists()
+    plan = (root / "var/lib/stt-keyboard-install/plan.txt").read_text()
+    assert "bluetooth.service" not in plan and "-aG bluetooth" not in plan
+
+
 if __name__ == "__main__":
     (ROOT / "config" / "config.example.yaml").write_text(render_example())
     print("wrote config/config.example.yaml")

@@ -49,6 +49,16 @@ def rows(b: ButtonConfig) -> list[tuple[str, str, list[tuple[float, float]]]]:
             "next language of asr.languages (kept across restarts)",
             [(0.2 + i * (tap + gap), 0.2 + i * (tap + gap) + tap) for i in range(4)],
         ),
+        (
+            f"5 presses within {b.double_press_s:g} s each",
+            "Bluetooth pairing mode on / off (hid.output bluetooth or both)",
+            [(0.2 + i * (tap + gap), 0.2 + i * (tap + gap) + tap) for i in range(5)],
+        ),
+        (
+            f"6 presses within {b.double_press_s:g} s each",
+            "type to the next paired Bluetooth host",
+            [(0.2 + i * (tap + gap), 0.2 + i * (tap + gap) + tap) for i in range(6)],
+        ),
     ]
 
 
