@@ -344,9 +344,11 @@ if [ "$BLUETOOTH" = 1 ]; then
         echo "ExecStart="
         echo "ExecStart=/usr/libexec/bluetooth/bluetoothd -f /etc/stt-keyboard/bluetooth-main.conf"
     } >"$BT_DROPIN"
-    act systemctl daemon-reload
     act systemctl enable bluetooth.service
-    act systemctl restart bluetooth.service
+    if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
+        act systemctl daemon-reload
+        act systemctl restart bluetooth.service
+    fi
 fi
 
 # ---------------------------------------------------------------- what next

@@ -75,8 +75,10 @@ if [ -f "$ROOT/etc/systemd/system/bluetooth.service.d/stt-keyboard.conf" ]; then
     rm -f "$ROOT/etc/systemd/system/bluetooth.service.d/stt-keyboard.conf" \
         "$ROOT/etc/stt-keyboard/bluetooth-main.conf"
     rmdir "$ROOT/etc/systemd/system/bluetooth.service.d" 2>/dev/null || true
-    act systemctl daemon-reload
-    act systemctl restart bluetooth.service
+    if [ -n "$ROOT" ] || [ -d /run/systemd/system ]; then
+        act systemctl daemon-reload
+        act systemctl restart bluetooth.service
+    fi
 fi
 # the remote engine's network drop-in (stt-keyboard config network), if one was written
 rm -f "$ROOT/etc/systemd/system/stt-keyboard.service.d/remote-engine.conf"
