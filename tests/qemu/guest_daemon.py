@@ -99,8 +99,9 @@ def install_bridge(directory: Path) -> None:
     """The daemon's real parts, but the engine is the bridge to the host."""
     real_parts = daemon_mod.real_parts
 
-    def parts(cfg: Config, bus: Any = None) -> Parts:
-        return replace(real_parts(cfg, bus), load_engine=lambda progress: BridgeEngine(directory))
+    def parts(cfg: Config, bus: Any = None, *, listener: Any = None) -> Parts:
+        real = real_parts(cfg, bus, listener=listener)
+        return replace(real, load_engine=lambda progress: BridgeEngine(directory))
 
     daemon_mod.real_parts = parts
 
